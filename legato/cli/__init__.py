@@ -1,0 +1,44 @@
+"""The `legato` command line.
+
+Each subcommand lives in its own module with a ``register(subparsers)``
+function; ``main`` wires them together. Exit codes: 0 success, 1 a run or
+operation failed, 2 invalid input (usage, blueprint, configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules under legato.cli that contribute subcommands, in help order.
+_COMMAND_MODULES = ("run",)
+
+
+class UsageError(Exception):
+    """A command was called with arguments it cannot use (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="legato", description="Legato workflow runtime")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMAND_MODULES:
+        module = importlib.import_module(f"legato.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"legato {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
