@@ -1,4 +1,107 @@
 """Legato: an event-sourced workflow runtime, embedded by default, distributed over
-Kafka, Cassandra and Redis when configured."""
+Kafka, Cassandra and Redis when configured.
+
+Example::
+
+    import legato
+
+    async def hello(ctx):
+        return f"hello {ctx.input}"
+
+    flow = legato.Flow("greet").node("hello", hello)
+    result = legato.run_sync(flow, "world")
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from legato.runtime.blueprint import Flow, load_blueprint, parse_blueprint
+from legato.runtime.compiler import compile_blueprint
+from legato.runtime.context import RunContext, StepContext
+from legato.runtime.engine import Backend, RunResult
+from legato.runtime.engine import Engine as _Engine
+from legato.runtime.errors import (
+    BlueprintError,
+    LegatoError,
+    NonRetryableError,
+    OutputTooLargeError,
+    Problem,
+    StepError,
+)
+from legato.runtime.nodes import NodeCatalog, Result, default_catalog
+from legato.runtime.registry import Registry
+from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
 
 __version__ = "0.1.0"
+
+
+class Engine(_Engine):
+    """Runs blueprints; embedded (in process, no servers) unless given a backend."""
+
+    def __init__(self, backend: Backend | None = None, **kwargs: Any) -> None:
+        if backend is None:
+            from legato.adapters.memory import memory_backend
+
+            backend = memory_backend()
+        super().__init__(backend, **kwargs)
+
+
+def node(name: str) -> Any:
+    """Register a function under ``name`` for blueprints that say ``uses: name``."""
+    return default_catalog.node(name)
+
+
+def compile(blueprint: Blueprint | Flow | str, catalog: NodeCatalog | None = None) -> Registry:
+    """Compile a blueprint (a ``Blueprint``, a ``Flow`` or a file path) into a ``Registry``."""
+    if isinstance(blueprint, str):
+        return compile_blueprint(load_blueprint(blueprint), catalog, source=blueprint)
+    return compile_blueprint(blueprint, catalog)
+
+
+async def run(
+    blueprint: Registry | Blueprint | Flow | str, input: Any = None, *, timeout: float | None = None
+) -> RunResult:
+    """Run a blueprint embedded, to completion."""
+    registry = blueprint if isinstance(blueprint, Registry) else compile(blueprint)
+    async with Engine() as engine:
+        return await engine.run(registry, input, timeout=timeout)
+
+
+def run_sync(
+    blueprint: Registry | Blueprint | Flow | str, input: Any = None, *, timeout: float | None = None
+) -> RunResult:
+    """``run`` for code that is not async."""
+    return asyncio.run(run(blueprint, input, timeout=timeout))
+
+
+__all__ = [
+    "Backend",
+    "Blueprint",
+    "BlueprintError",
+    "Edge",
+    "Engine",
+    "Flow",
+    "LegatoError",
+    "Loop",
+    "Node",
+    "NodeCatalog",
+    "NodeConfig",
+    "NonRetryableError",
+    "OutputTooLargeError",
+    "Problem",
+    "Registry",
+    "Result",
+    "Retry",
+    "RunContext",
+    "RunResult",
+    "StepContext",
+    "StepError",
+    "compile",
+    "load_blueprint",
+    "node",
+    "parse_blueprint",
+    "run",
+    "run_sync",
+]

@@ -1,1 +1,42 @@
+"""Wire and file formats as msgspec Structs: blueprints, jobs, history events."""
 
+from legato.schemas.blueprint import Blueprint, Edge, Loop, Node, NodeConfig, Retry
+from legato.schemas.events import (
+    TERMINAL_STATUSES,
+    ContextWrite,
+    Event,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunHeader,
+    RunStarted,
+    RunStatus,
+    StepCompleted,
+    StepFailed,
+    StepRecord,
+    StepSkipped,
+)
+from legato.schemas.jobs import Job
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "Blueprint",
+    "ContextWrite",
+    "Edge",
+    "Event",
+    "Job",
+    "Loop",
+    "Node",
+    "NodeConfig",
+    "Retry",
+    "RunCancelled",
+    "RunCompleted",
+    "RunFailed",
+    "RunHeader",
+    "RunStarted",
+    "RunStatus",
+    "StepCompleted",
+    "StepFailed",
+    "StepRecord",
+    "StepSkipped",
+]

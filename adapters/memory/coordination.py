@@ -1,0 +1,145 @@
+"""In-process Coordinator, JobBus and Timers for the embedded backend."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from legato.runtime.ports import JoinDecision
+from legato.schemas import Job
+
+
+@dataclass
+class _Join:
+    arrived: dict[str, bool] = field(default_factory=dict)
+    taken: int = 0
+    decided_by: str | None = None
+    decision: JoinDecision = JoinDecision.WAIT
+
+
+class MemoryCoordinator:
+    """Join arrivals and leases in dicts (the same rules as the Redis Lua script)."""
+
+    def __init__(
+        self,
+        *,
+        fences: dict[tuple[str, str], int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._joins: dict[tuple[str, str], _Join] = {}
+        self._leases: dict[tuple[str, str], tuple[str, float, int]] = {}
+        self.fences = fences if fences is not None else {}
+        self._clock = clock
+
+    async def arrive(
+        self, run_id: str, step_id: str, predecessor: str, taken: bool, expected: int, mode: str
+    ) -> JoinDecision:
+        join = self._joins.get((run_id, step_id))
+        if join is None:
+            join = self._joins[(run_id, step_id)] = _Join()
+        if predecessor not in join.arrived:
+            join.arrived[predecessor] = taken
+            if taken:
+                join.taken += 1
+        elif join.decided_by == predecessor:
+            return join.decision  # a repeated deciding arrival re-drives the successor
+        if join.decided_by is not None:
+            return JoinDecision.WAIT
+        decision = JoinDecision.WAIT
+        if mode == "any" and taken:
+            decision = JoinDecision.RUN
+        elif len(join.arrived) >= expected:
+            decision = JoinDecision.RUN if join.taken and mode == "all" else JoinDecision.SKIP
+        if decision is not JoinDecision.WAIT:
+            join.decided_by, join.decision = predecessor, decision
+        return decision
+
+    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
+        key = (run_id, step_id)
+        now = self._clock()
+        held = self._leases.get(key)
+        if held is not None and held[1] > now and held[0] != owner:
+            return None
+        token = self.fences.get(key, 0) + 1
+        self.fences[key] = token
+        self._leases[key] = (owner, now + ttl, token)
+        return token
+
+    async def release_lease(self, run_id: str, step_id: str, token: int) -> None:
+        key = (run_id, step_id)
+        held = self._leases.get(key)
+        if held is not None and held[2] == token:
+            del self._leases[key]
+
+    async def forget_run(self, run_id: str) -> None:
+        for key in [k for k in self._joins if k[0] == run_id]:
+            del self._joins[key]
+
+    def join_count(self) -> int:
+        return len(self._joins)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryDelivery:
+    job: Job
+
+    async def ack(self) -> None:
+        return None
+
+
+class MemoryJobBus:
+    """An asyncio queue. Several consumers may read it at once."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._closed = False
+        self.published = 0
+
+    async def publish(self, jobs: Sequence[Job]) -> None:
+        put = self._queue.put_nowait
+        for job in jobs:
+            put(job)
+        self.published += len(jobs)
+
+    async def consume(self) -> AsyncIterator[MemoryDelivery]:
+        get = self._queue.get
+        while not self._closed:
+            job = await get()
+            if job is None:
+                self._queue.put_nowait(None)  # wake the next consumer too
+                return
+            yield MemoryDelivery(job)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._queue.put_nowait(None)
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+
+class MemoryTimers:
+    """Delays with the event loop's timer; publishes the job when due."""
+
+    def __init__(self, bus: MemoryJobBus) -> None:
+        self._bus = bus
+        self._handles: set[asyncio.TimerHandle] = set()
+
+    async def schedule(self, at: float, job: Job) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, at - time.time())
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._handles.discard(handle)
+            self._bus._queue.put_nowait(job)
+
+        handle = loop.call_later(delay, fire)
+        self._handles.add(handle)
+
+    def cancel_all(self) -> None:
+        for h in self._handles:
+            h.cancel()
+        self._handles.clear()

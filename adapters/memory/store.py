@@ -1,0 +1,151 @@
+"""In-process RunStore and BlueprintStore: the embedded backend's history.
+
+Records are kept encoded (msgpack), as a real store keeps them: a node can
+never mutate history through an object it was handed, and anything that would
+not survive the distributed backend fails here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.schemas import (
+    TERMINAL_STATUSES,
+    Blueprint,
+    ContextWrite,
+    Event,
+    RunHeader,
+    RunStarted,
+    StepCompleted,
+    StepRecord,
+    StepSkipped,
+)
+
+_enc = msgspec.msgpack.Encoder()
+_dec_event = msgspec.msgpack.Decoder(Event)  # type: ignore[arg-type]
+_dec_record = msgspec.msgpack.Decoder(StepRecord)
+_dec_any = msgspec.msgpack.Decoder()
+
+
+@dataclass
+class _Run:
+    header: RunHeader
+    events: list[bytes] = field(default_factory=list)
+    steps: dict[str, bytes] = field(default_factory=dict)
+    context: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryRunStore:
+    """Runs kept in a dict; safe for one event loop."""
+
+    def __init__(self, *, fences: dict[tuple[str, str], int] | None = None) -> None:
+        self._runs: dict[str, _Run] = {}
+        self._blueprints: dict[tuple[str, str], bytes] = {}
+        # Shared with MemoryCoordinator so that stale fencing tokens are rejected.
+        self.fences = fences if fences is not None else {}
+
+    def _run(self, run_id: str) -> _Run:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise RunNotFoundError(f"run {run_id!r} does not exist") from None
+
+    async def create_run(self, header: RunHeader, event: RunStarted) -> bool:
+        if header.run_id in self._runs:
+            return False
+        run = _Run(header)
+        run.events.append(_enc.encode(event))
+        self._runs[header.run_id] = run
+        return True
+
+    async def get_run(self, run_id: str) -> RunHeader | None:
+        run = self._runs.get(run_id)
+        return run.header if run is not None else None
+
+    async def get_steps(self, run_id: str, step_ids: Sequence[str]) -> dict[str, StepRecord]:
+        steps = self._run(run_id).steps
+        return {s: _dec_record.decode(steps[s]) for s in step_ids if s in steps}
+
+    async def get_context(self, run_id: str, keys: Sequence[str]) -> dict[str, list[ContextWrite]]:
+        ctx = self._run(run_id).context
+        return {
+            k: [ContextWrite(k, sid, _dec_any.decode(v)) for sid, v in ctx[k]]
+            for k in keys
+            if k in ctx
+        }
+
+    async def resolve_step(
+        self,
+        run_id: str,
+        step_id: str,
+        record: StepRecord,
+        event: StepCompleted | StepSkipped,
+        context: Sequence[ContextWrite] = (),
+        fence: int | None = None,
+    ) -> StepRecord:
+        run = self._run(run_id)
+        existing = run.steps.get(step_id)
+        if existing is not None:
+            return _dec_record.decode(existing)
+        if fence is not None and self.fences.get((run_id, step_id), fence) != fence:
+            raise FencingError(f"stale lease token {fence} for {run_id}/{step_id}")
+        encoded = _enc.encode(record)
+        writes = [(w.key, w.step_id, _enc.encode(w.value)) for w in context]
+        run.steps[step_id] = encoded
+        run.events.append(_enc.encode(event))
+        for key, sid, value in writes:
+            run.context.setdefault(key, []).append((sid, value))
+        return _dec_record.decode(encoded)
+
+    async def record_failure(self, run_id: str, event: Event) -> None:
+        self._run(run_id).events.append(_enc.encode(event))
+
+    async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
+        run = self._run(run_id)
+        if run.header.status != "running":
+            return False
+        assert status in TERMINAL_STATUSES, status
+        run.header = msgspec.structs.replace(
+            run.header,
+            status=status,
+            error=error,
+            updated_at=event.at,  # type: ignore[arg-type]
+        )
+        run.events.append(_enc.encode(event))
+        run.finished.set()
+        return True
+
+    async def history(self, run_id: str) -> list[Event]:
+        return [_dec_event.decode(e) for e in self._run(run_id).events]
+
+    async def all_steps(self, run_id: str) -> dict[str, StepRecord]:
+        return {s: _dec_record.decode(v) for s, v in self._run(run_id).steps.items()}
+
+    async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
+        ctx = self._run(run_id).context
+        return await self.get_context(run_id, list(ctx))
+
+    async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
+        run = self._run(run_id)
+        await asyncio.wait_for(run.finished.wait(), timeout)
+        return run.header
+
+    # -- BlueprintStore ------------------------------------------------------------------
+
+    async def put_blueprint(self, blueprint: Blueprint) -> None:
+        self._blueprints.setdefault((blueprint.id, blueprint.version), _enc.encode(blueprint))
+
+    async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None:
+        raw = self._blueprints.get((blueprint_id, version))
+        return msgspec.msgpack.decode(raw, type=Blueprint) if raw is not None else None
+
+
+def decode_value(raw: bytes) -> Any:
+    return _dec_any.decode(raw)

@@ -1,0 +1,429 @@
+"""Blueprint -> frozen Registry. Every problem is collected, then raised once."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from legato.runtime.blueprint import Flow
+from legato.runtime.errors import BlueprintError, Problem
+from legato.runtime.expr import Expr, ExpressionCompileError, compile_expr
+from legato.runtime.nodes import (
+    Implementation,
+    NodeCatalog,
+    default_catalog,
+    implementation,
+    resolve,
+)
+from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Registry
+from legato.schemas import Blueprint, Edge, Node
+
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+EDGE_VARIABLES = ("output", "input", "context", "iteration")
+INPUT_VARIABLES = ("input", "outputs", "context", "iteration")
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy: nodes cannot mutate what other steps share."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+class _Compiler:
+    def __init__(self, bp: Blueprint, catalog: NodeCatalog) -> None:
+        self.bp = bp
+        self.catalog = catalog
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def expr(self, source: str, allowed: tuple[str, ...], path: str) -> Expr | None:
+        try:
+            return compile_expr(source, allowed)
+        except ExpressionCompileError as exc:
+            self.problem(path, f"invalid expression: {exc}")
+            return None
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def check_nodes(self) -> dict[str, tuple[Implementation | None, Any]]:
+        out: dict[str, tuple[Implementation | None, Any]] = {}
+        if not self.bp.nodes:
+            self.problem("nodes", "a blueprint needs at least one node")
+        for i, node in enumerate(self.bp.nodes):
+            path = f"nodes[{i}]"
+            if not _ID.match(node.id):
+                self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
+            if node.id in self.index:
+                self.problem(
+                    f"{path}.id",
+                    f"duplicate node id {node.id!r} (first at nodes[{self.index[node.id]}])",
+                )
+                continue
+            self.index[node.id] = i
+            out[node.id] = (self.impl(node, path), self.inputs(node, path))
+            self.check_config(node, path)
+        return out
+
+    def impl(self, node: Node, path: str) -> Implementation | None:
+        try:
+            return implementation(resolve(node.uses, self.catalog))
+        except LookupError as exc:
+            self.problem(f"{path}.uses", f"unresolvable implementation: {exc}")
+            return None
+
+    def inputs(self, node: Node, path: str) -> Any:
+        if node.inputs is None:
+            return None
+        if isinstance(node.inputs, str):
+            return self.expr(node.inputs, INPUT_VARIABLES, f"{path}.inputs")
+        return {
+            name: self.expr(src, INPUT_VARIABLES, f"{path}.inputs.{name}")
+            for name, src in node.inputs.items()
+        }
+
+    def check_config(self, node: Node, path: str) -> None:
+        cfg = node.config
+        if cfg.timeout is not None and cfg.timeout <= 0:
+            self.problem(f"{path}.config.timeout", "must be a positive number of seconds")
+        r = cfg.retry
+        if r is not None:
+            rp = f"{path}.config.retry"
+            if r.max_attempts < 1:
+                self.problem(f"{rp}.max_attempts", "must be at least 1")
+            if r.initial_delay < 0 or r.max_delay < 0:
+                self.problem(rp, "delays must not be negative")
+            if r.multiplier < 1:
+                self.problem(f"{rp}.multiplier", "must be at least 1")
+            if not 0 <= r.jitter <= 1:
+                self.problem(f"{rp}.jitter", "must be between 0 and 1")
+        if cfg.fallback is not None and cfg.fallback == node.id:
+            self.problem(f"{path}.config.fallback", "a node cannot be its own fallback")
+
+    # -- edges ---------------------------------------------------------------------------
+
+    def check_edges(self) -> list[CompiledEdge]:
+        compiled: list[CompiledEdge] = []
+        seen: dict[tuple[str, str], int] = {}
+        for j, e in enumerate(self.bp.edges):
+            path = f"edges[{j}]"
+            ok = True
+            for end in ("source", "target"):
+                name = getattr(e, end)
+                if name not in self.index:
+                    self.problem(f"{path}.{end}", f"unknown node {name!r}{self.hint(name)}")
+                    ok = False
+            pair = (e.source, e.target)
+            if pair in seen:
+                self.problem(
+                    path, f"duplicate edge {e.source} -> {e.target} (first at edges[{seen[pair]}])"
+                )
+                ok = False
+            seen.setdefault(pair, j)
+            if e.action is not None and not e.action:
+                self.problem(f"{path}.action", "must not be empty")
+            if e.loop is not None and e.loop.max_iterations < 1:
+                self.problem(f"{path}.loop.max_iterations", "must be at least 1")
+            cond = (
+                self.expr(e.condition, EDGE_VARIABLES, f"{path}.condition") if e.condition else None
+            )
+            tr = (
+                self.expr(e.transform, EDGE_VARIABLES, f"{path}.transform") if e.transform else None
+            )
+            if ok:
+                compiled.append(self.edge(e, cond, tr))
+        return compiled
+
+    @staticmethod
+    def edge(e: Edge, cond: Expr | None, tr: Expr | None) -> CompiledEdge:
+        loop = e.loop
+        return CompiledEdge(
+            e.source,
+            e.target,
+            e.action,
+            cond,
+            tr,
+            loop is not None,
+            loop.max_iterations if loop is not None else 0,
+        )
+
+    def hint(self, name: str) -> str:
+        import difflib
+
+        match = difflib.get_close_matches(name, list(self.index), n=1)
+        return f" (did you mean {match[0]!r}?)" if match else ""
+
+    # -- graph ---------------------------------------------------------------------------
+
+    def topo_order(self, succ: dict[str, list[str]], pred: dict[str, list[str]]) -> list[str]:
+        indeg = {n: len(pred[n]) for n in self.index}
+        queue = deque(n for n in self.index if indeg[n] == 0)
+        order: list[str] = []
+        while queue:
+            n = queue.popleft()
+            order.append(n)
+            for s in succ[n]:
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    queue.append(s)
+        if len(order) < len(self.index):
+            cyclic = {n for n in self.index if indeg[n] > 0}
+            cycle = _find_cycle(cyclic, succ)
+            self.problem(
+                "edges",
+                f"cycle {' -> '.join(cycle)} is not declared as a loop "
+                "(mark its back edge with `loop:`)",
+            )
+        return order
+
+    def loops(
+        self, back: list[CompiledEdge], succ: dict[str, list[str]], pred: dict[str, list[str]]
+    ) -> list[LoopInfo]:
+        loops: list[LoopInfo] = []
+        owner: dict[str, str] = {}
+        for e in back:
+            path = f"edges[{self._edge_index(e)}]"
+            head, tail = e.target, e.source
+            from_head = _reach(head, succ)
+            if tail not in from_head:
+                self.problem(
+                    path, f"loop edge {tail} -> {head} must go back to a node before {tail}"
+                )
+                continue
+            body = frozenset(from_head & _reach(tail, pred))
+            bad = False
+            for b in sorted(body, key=self.index.__getitem__):
+                outside_in = [p for p in pred[b] if p not in body]
+                if b != head and outside_in:
+                    self.problem(
+                        path,
+                        f"edge {outside_in[0]} -> {b} enters the loop body "
+                        f"other than at its first node {head!r}",
+                    )
+                    bad = True
+                outside_out = [s for s in succ[b] if s not in body]
+                if b != tail and outside_out:
+                    self.problem(
+                        path,
+                        f"edge {b} -> {outside_out[0]} leaves the loop body "
+                        f"other than from its last node {tail!r}",
+                    )
+                    bad = True
+                if b in owner:
+                    self.problem(
+                        path, f"loops overlap at node {b!r} (nested loops are not supported)"
+                    )
+                    bad = True
+            if not bad:
+                for b in body:
+                    owner[b] = head
+                loops.append(LoopInfo(head, tail, body, e))
+        return loops
+
+    def _edge_index(self, e: CompiledEdge) -> int:
+        for j, raw in enumerate(self.bp.edges):
+            if raw.source == e.source and raw.target == e.target:
+                return j
+        return -1
+
+    def run(self) -> Registry:
+        parts = self.check_nodes()
+        edges = self.check_edges()
+        forward = [e for e in edges if not e.is_loop]
+        back = [e for e in edges if e.is_loop]
+        succ: dict[str, list[str]] = defaultdict(list)
+        pred: dict[str, list[str]] = defaultdict(list)
+        for e in forward:
+            succ[e.source].append(e.target)
+            pred[e.target].append(e.source)
+        tails = [e.source for e in back]
+        for t in {t for t in tails if tails.count(t) > 1}:
+            self.problem("edges", f"node {t!r} has more than one loop edge")
+        fallbacks = self.check_fallbacks(succ, pred, back)
+        order = self.topo_order(succ, pred)
+        loops = self.loops(back, succ, pred) if len(order) == len(self.index) else []
+        if not self.problems and not [n for n in order if not pred[n] and n not in fallbacks]:
+            self.problem("edges", "no start node: every node has a predecessor")
+        if self.problems:
+            raise BlueprintError(self.problems)
+        return self.build(parts, forward, loops, order, fallbacks, succ, pred)
+
+    def check_fallbacks(
+        self, succ: dict[str, list[str]], pred: dict[str, list[str]], back: list[CompiledEdge]
+    ) -> frozenset[str]:
+        names: set[str] = set()
+        looped = {e.source for e in back} | {e.target for e in back}
+        for i, node in enumerate(self.bp.nodes):
+            fb = node.config.fallback
+            if fb is None or fb == node.id:
+                continue
+            path = f"nodes[{i}].config.fallback"
+            if fb not in self.index:
+                self.problem(path, f"unknown node {fb!r}{self.hint(fb)}")
+            elif succ[fb] or pred[fb] or fb in looped:
+                self.problem(path, f"fallback node {fb!r} must not have edges")
+            else:
+                names.add(fb)
+        return frozenset(names)
+
+    def build(
+        self,
+        parts: dict[str, tuple[Implementation | None, Any]],
+        forward: list[CompiledEdge],
+        loops: list[LoopInfo],
+        order: list[str],
+        fallbacks: frozenset[str],
+        succ: dict[str, list[str]],
+        pred: dict[str, list[str]],
+    ) -> Registry:
+        topo = {n: i for i, n in enumerate(order)}
+        loop_of = {b: lp for lp in loops for b in lp.body}
+        tail_of = {lp.tail: lp for lp in loops}
+        out_edges: dict[str, list[CompiledEdge]] = defaultdict(list)
+        in_edges: dict[str, dict[str, CompiledEdge]] = defaultdict(dict)
+        for e in forward:
+            out_edges[e.source].append(e)
+            in_edges[e.target][e.source] = e
+        head_of = {lp.head: lp for lp in loops}
+        nodes: dict[str, CompiledNode] = {}
+        for spec in self.bp.nodes:
+            nid = spec.id
+            impl, inputs = parts[nid]
+            assert impl is not None
+            exprs = _exprs(inputs) + [e.transform for e in in_edges[nid].values() if e.transform]
+            route = [e.condition for e in out_edges[nid] if e.condition]
+            back_cond = tail_of[nid].back_edge.condition if nid in tail_of else None
+            if back_cond is not None:
+                route.append(back_cond)
+            back_tr = head_of[nid].back_edge.transform if nid in head_of else None
+            if back_tr is not None:
+                exprs.append(back_tr)
+            nodes[nid] = CompiledNode(
+                id=nid,
+                spec=spec,
+                impl=impl,
+                params=freeze(spec.params),
+                inputs=inputs,
+                retry=spec.config.retry,
+                timeout=spec.config.timeout,
+                fallback=spec.config.fallback,
+                join=spec.config.join,
+                topo=topo[nid],
+                preds=tuple(pred[nid]),
+                in_edges=MappingProxyType(in_edges[nid]),
+                out_edges=tuple(out_edges[nid]),
+                loop=loop_of.get(nid),
+                is_sink=not succ[nid] and nid not in fallbacks,
+                input_keys=_keys(exprs),
+                route_keys=_keys(route),
+                output_refs=tuple(dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs)),
+            )
+        registry = Registry(
+            blueprint=self.bp,
+            nodes=MappingProxyType(nodes),
+            start=tuple(n for n in order if not pred[n] and n not in fallbacks),
+            sinks=tuple(n for n in order if nodes[n].is_sink),
+            loops=tuple(loops),
+            fallbacks=fallbacks,
+            warnings=tuple(self.warnings),
+        )
+        self.check_output_refs(registry)
+        if self.problems:
+            raise BlueprintError(self.problems)
+        for n in order:
+            if (
+                len(nodes) > 1
+                and not succ[n]
+                and not pred[n]
+                and n not in fallbacks
+                and n not in tail_of
+            ):
+                self.warnings.append(f"node {n!r} has no edges; it runs as a start node of its own")
+        object.__setattr__(registry, "warnings", tuple(self.warnings))
+        return registry
+
+    def check_output_refs(self, reg: Registry) -> None:
+        for node in reg.nodes.values():
+            path = f"nodes[{self.index[node.id]}].inputs"
+            for ref in node.output_refs:
+                if ref not in reg.nodes:
+                    self.problem(path, f"outputs.{ref}: unknown node{self.hint(ref)}")
+                    continue
+                target = reg.nodes[ref]
+                if not reg.is_ancestor(ref, node.id):
+                    self.problem(path, f"outputs.{ref}: {ref!r} does not run before {node.id!r}")
+                elif (
+                    target.loop is not None
+                    and target.loop is not node.loop
+                    and target.loop.tail != ref
+                ):
+                    self.problem(
+                        path,
+                        f"outputs.{ref}: {ref!r} is inside a loop; read the "
+                        f"loop's last node {target.loop.tail!r} instead",
+                    )
+
+
+def _exprs(inputs: Any) -> list[Expr]:
+    if inputs is None:
+        return []
+    if isinstance(inputs, Expr):
+        return [inputs]
+    return [x for x in inputs.values() if x is not None]
+
+
+def _keys(exprs: list[Expr]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(k for x in exprs for k in x.context_keys))
+
+
+def _reach(start: str, adj: dict[str, list[str]]) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for n in adj[stack.pop()]:
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return seen
+
+
+def _find_cycle(nodes: set[str], succ: dict[str, list[str]]) -> list[str]:
+    start = min(nodes)
+    path = [start]
+    seen = {start: 0}
+    current = start
+    while True:
+        current = next(s for s in succ[current] if s in nodes)
+        if current in seen:
+            return [*path[seen[current] :], current]
+        seen[current] = len(path)
+        path.append(current)
+
+
+def compile_blueprint(
+    blueprint: Blueprint | Flow, catalog: NodeCatalog | None = None, *, source: str | None = None
+) -> Registry:
+    """Check a blueprint and compile it into a frozen ``Registry``.
+
+    Raises:
+        BlueprintError: listing every problem, each with its path in the document.
+    """
+    cat = catalog if catalog is not None else default_catalog
+    if isinstance(blueprint, Flow):
+        merged = NodeCatalog()
+        merged.update({n: cat.lookup(n) for n in cat.names()})  # type: ignore[misc]
+        merged.update(blueprint.functions)
+        cat, blueprint = merged, blueprint.blueprint()
+    try:
+        return _Compiler(blueprint, cat).run()
+    except BlueprintError as exc:
+        raise BlueprintError(exc.problems, source) from None

@@ -1,0 +1,235 @@
+"""Starting runs, running workers, waiting for results: the same for every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from legato.runtime.compiler import compile_blueprint
+from legato.runtime.context import final_context
+from legato.runtime.errors import (
+    BackendUnavailableError,
+    RunNotFoundError,
+    UnknownBlueprintError,
+)
+from legato.runtime.executor import DEFAULT_MAX_VALUE_BYTES, Executor
+from legato.runtime.nodes import NodeCatalog
+from legato.runtime.ports import BlueprintStore, Coordinator, JobBus, RunStore, Timers
+from legato.runtime.registry import Registry
+from legato.schemas import Job, RunCancelled, RunHeader, RunStarted
+
+log = logging.getLogger("legato.engine")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One implementation of every port."""
+
+    store: RunStore
+    blueprints: BlueprintStore
+    coordinator: Coordinator
+    bus: JobBus
+    timers: Timers
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of a run, as ``legato run`` prints it."""
+
+    run_id: str
+    status: str
+    outputs: dict[str, Any]
+    error: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "status": self.status,
+            "outputs": self.outputs,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        out["context"] = self.context
+        return out
+
+
+class Registries:
+    """Compiled registries by (id, version), compiled on demand from the BlueprintStore."""
+
+    def __init__(self, blueprints: BlueprintStore, catalog: NodeCatalog | None = None) -> None:
+        self._blueprints = blueprints
+        self._catalog = catalog
+        self._compiled: dict[tuple[str, str], Registry] = {}
+
+    def add(self, registry: Registry) -> None:
+        self._compiled[(registry.id, registry.version)] = registry
+
+    async def get(self, blueprint_id: str, version: str) -> Registry:
+        reg = self._compiled.get((blueprint_id, version))
+        if reg is not None:
+            return reg
+        bp = await self._blueprints.get_blueprint(blueprint_id, version)
+        if bp is None:
+            raise UnknownBlueprintError(
+                f"blueprint {blueprint_id!r} version {version!r} is not registered"
+            )
+        try:
+            reg = compile_blueprint(bp, self._catalog)
+        except Exception as exc:
+            raise UnknownBlueprintError(
+                f"blueprint {blueprint_id!r} version {version!r} does not compile here: {exc}"
+            ) from exc
+        self._compiled[(blueprint_id, version)] = reg
+        return reg
+
+
+class Engine:
+    """Runs blueprints on a backend (``legato.Engine()`` defaults to the embedded one).
+
+    ``run`` starts a run and works on it until it ends.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        catalog: NodeCatalog | None = None,
+        concurrency: int = 64,
+        worker_id: str | None = None,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.backend = backend
+        self.registries = Registries(backend.blueprints, catalog)
+        self.executor = Executor(
+            store=backend.store,
+            coordinator=backend.coordinator,
+            bus=backend.bus,
+            timers=backend.timers,
+            registries=self.registries,
+            worker_id=worker_id or f"w-{uuid.uuid4().hex[:8]}",
+            max_value_bytes=max_value_bytes,
+            clock=clock,
+        )
+        self.concurrency = concurrency
+        self.clock = clock
+        self._workers: list[asyncio.Task[None]] = []
+
+    async def register(self, registry: Registry) -> Registry:
+        await self.backend.blueprints.put_blueprint(registry.blueprint)
+        self.registries.add(registry)
+        return registry
+
+    async def start(
+        self, registry: Registry, input: Any = None, *, run_id: str | None = None
+    ) -> str:
+        """Create a run and enqueue its start steps; returns the run id."""
+        await self.register(registry)
+        rid = run_id or uuid.uuid4().hex
+        now = self.clock()
+        header = RunHeader(rid, registry.id, registry.version, "running", input, None, now, now)
+        event = RunStarted(
+            at=now, run_id=rid, blueprint_id=registry.id, version=registry.version, input=input
+        )
+        if await self.backend.store.create_run(header, event):
+            await self.backend.bus.publish(
+                [
+                    Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
+                    for n in registry.start
+                ]
+            )
+        return rid
+
+    async def run(
+        self,
+        registry: Registry,
+        input: Any = None,
+        *,
+        run_id: str | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Start a run, work on it until it ends, return its result."""
+        self.start_workers()
+        rid = await self.start(registry, input, run_id=run_id)
+        return await self.wait(rid, timeout=timeout)
+
+    async def wait(self, run_id: str, *, timeout: float | None = None) -> RunResult:
+        header = await self.backend.store.wait_finished(run_id, timeout)
+        return await self.result(header)
+
+    async def result(self, header: RunHeader) -> RunResult:
+        store = self.backend.store
+        steps = await store.all_steps(header.run_id)
+        outputs = {s: r.output for s, r in steps.items() if r.status == "done"}
+        writes = await store.all_context(header.run_id)
+        context: dict[str, Any] = {}
+        if writes:
+            reg = await self.registries.get(header.blueprint_id, header.version)
+            context = final_context(reg, writes)
+        return RunResult(header.run_id, header.status, outputs, header.error, context)
+
+    async def status(self, run_id: str) -> RunHeader:
+        header = await self.backend.store.get_run(run_id)
+        if header is None:
+            raise RunNotFoundError(f"run {run_id!r} does not exist")
+        return header
+
+    async def cancel(self, run_id: str, reason: str = "") -> bool:
+        """Cancel a running run: no new step starts. False if it had already ended."""
+        await self.status(run_id)
+        event = RunCancelled(at=self.clock(), reason=reason)
+        done: bool = await self.backend.store.finish_run(run_id, "cancelled", event, reason or None)
+        if done:
+            await self.backend.coordinator.forget_run(run_id)
+        return done
+
+    # -- workers -------------------------------------------------------------------------
+
+    def start_workers(self) -> None:
+        if not self._workers:
+            self._workers = [
+                asyncio.create_task(self._work(), name=f"legato-worker-{i}")
+                for i in range(self.concurrency)
+            ]
+
+    async def _work(self) -> None:
+        async for delivery in self.backend.bus.consume():
+            job = delivery.job
+            try:
+                await self.executor.handle(job)
+            except BackendUnavailableError:
+                raise  # distributed workers back off and leave the job unacknowledged
+            except Exception as exc:
+                await self._unexpected(job, exc)
+            await delivery.ack()
+
+    async def _unexpected(self, job: Job, exc: Exception) -> None:
+        log.exception("job %s/%s failed inside Legato", job.run_id, job.step_id)
+        try:
+            await self.executor.fail_run(
+                job.run_id, f"internal error at {job.step_id}: {exc!r}", job.step_id
+            )
+        except Exception:
+            log.exception("could not mark run %s failed", job.run_id)
+
+    async def close(self) -> None:
+        await self.backend.bus.close()
+        for t in self._workers:
+            t.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        cancel_all = getattr(self.backend.timers, "cancel_all", None)
+        if cancel_all is not None:
+            cancel_all()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

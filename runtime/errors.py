@@ -1,0 +1,128 @@
+"""Legato's error hierarchy: one root, grouped by area.
+
+Every error says whether retrying the same operation may succeed
+(``retryable``). Adapters translate driver exceptions into these at their
+boundary, so the core never sees a driver type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class LegatoError(Exception):
+    """Root of every error Legato raises on purpose."""
+
+    retryable: bool = False
+
+
+# --- blueprints -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a blueprint, located by its path in the document."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class BlueprintError(LegatoError):
+    """A blueprint is invalid. Lists every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem], source: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        where = f" {source}" if source else ""
+        count = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid blueprint{where}: {count} {noun}:\n{lines}")
+
+
+class ExpressionError(LegatoError):
+    """A CEL expression failed at run time (bad data, missing key, type error)."""
+
+
+# --- running steps ----------------------------------------------------------------
+
+
+class StepError(LegatoError):
+    """Raised by node code to fail a step with control over retrying.
+
+    Args:
+        message: what went wrong.
+        retryable: False stops retries at once (the fallback, if any, runs).
+        next_retry_delay: overrides the backoff for the next attempt (seconds).
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, next_retry_delay: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.next_retry_delay = next_retry_delay
+
+
+class NonRetryableError(StepError):
+    """A step failure that retrying cannot fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class StepTimeoutError(StepError):
+    """A step ran longer than its node's ``timeout``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class OutputTooLargeError(StepError):
+    """A step's output or a context value exceeds the configured size limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class LoopLimitError(StepError):
+    """A loop would exceed its ``max_iterations``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+# --- runs and storage -------------------------------------------------------------
+
+
+class RunNotFoundError(LegatoError):
+    """No run with this id exists."""
+
+
+class UnknownBlueprintError(LegatoError):
+    """A job or command names a blueprint id/version this process does not have."""
+
+    retryable = True
+
+
+class FencingError(LegatoError):
+    """A write carried a lease token that is no longer current; another worker owns the step."""
+
+
+class BackendUnavailableError(LegatoError):
+    """A server (Kafka, Cassandra, Redis) could not be reached; back off and retry."""
+
+    retryable = True
+
+
+class MessageDecodeError(LegatoError):
+    """A message could not be decoded. Keeps the raw bytes for the dead-letter topic."""
+
+    def __init__(self, reason: str, raw: bytes) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw

@@ -1,0 +1,548 @@
+"""The step executor: the one code path that runs a job, embedded or distributed.
+
+``handle(job)`` is idempotent. A job whose step is already resolved does not
+run the node again; it only re-drives the successors (joins count distinct
+predecessors, so nothing fires twice). Effects are ordered so that a crash at
+any point is repaired by redelivering the job: the step's resolution is
+written first (one atomic append), then arrivals, then successor jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from legato.runtime.context import _MISSING, RunContext, StepContext, visible_value
+from legato.runtime.errors import (
+    ExpressionError,
+    LoopLimitError,
+    OutputTooLargeError,
+    RunNotFoundError,
+    StepError,
+    StepTimeoutError,
+)
+from legato.runtime.nodes import Result
+from legato.runtime.ports import Coordinator, JobBus, JoinDecision, RunStore, Timers
+from legato.runtime.registry import END_STEP, CompiledEdge, CompiledNode, Registry
+from legato.schemas import (
+    ContextWrite,
+    Job,
+    RunCompleted,
+    RunFailed,
+    RunHeader,
+    StepCompleted,
+    StepFailed,
+    StepRecord,
+    StepSkipped,
+)
+
+DEFAULT_MAX_VALUE_BYTES = 1 << 20
+_encode = msgspec.msgpack.Encoder().encode
+
+
+class RegistrySource(Protocol):
+    async def get(self, blueprint_id: str, version: str) -> Registry:
+        """The compiled registry; raises ``UnknownBlueprintError`` if unavailable."""
+
+
+def backoff_delay(node: CompiledNode, attempt: int, rng: Callable[[], float]) -> float:
+    r = node.retry
+    if r is None:
+        return 0.0
+    base = min(r.max_delay, r.initial_delay * r.multiplier ** (attempt - 1))
+    return float(max(0.0, base * (1 + r.jitter * (2 * rng() - 1))))
+
+
+class Executor:
+    """Runs jobs against the ports. Holds no per-run state."""
+
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        coordinator: Coordinator,
+        bus: JobBus,
+        timers: Timers,
+        registries: RegistrySource,
+        worker_id: str = "embedded",
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        lease_ttl: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.coordinator = coordinator
+        self.bus = bus
+        self.timers = timers
+        self.registries = registries
+        self.worker_id = worker_id
+        self.max_value_bytes = max_value_bytes
+        self.lease_ttl = lease_ttl
+        self.clock = clock
+        self.rng = rng
+
+    # -- entry point ---------------------------------------------------------------------
+
+    async def handle(self, job: Job) -> None:
+        reg = await self.registries.get(job.blueprint, job.version)
+        header = await self.store.get_run(job.run_id)
+        if header is None:
+            raise RunNotFoundError(f"run {job.run_id!r} does not exist")
+        if header.status != "running":
+            return
+        node = reg.nodes[job.node]
+        done = (await self.store.get_steps(job.run_id, (job.step_id,))).get(job.step_id)
+        if done is not None:
+            await self.route(reg, header, node, job.iteration, done)
+            return
+        ttl = self.lease_ttl + (node.timeout or 0.0)
+        token = await self.coordinator.acquire_lease(job.run_id, job.step_id, self.worker_id, ttl)
+        if token is None:
+            # Another worker runs it now; if that worker dies, its lease expires and the
+            # reconciler resumes the step.
+            return
+        try:
+            record = await self.execute(reg, header, node, job, token)
+        finally:
+            await self.coordinator.release_lease(job.run_id, job.step_id, token)
+        if record is not None:
+            await self.route(reg, header, node, job.iteration, record)
+
+    # -- running a step ------------------------------------------------------------------
+
+    async def execute(
+        self, reg: Registry, header: RunHeader, node: CompiledNode, job: Job, token: int | None
+    ) -> StepRecord | None:
+        started = self.clock()
+        ctx: StepContext | None = None
+        try:
+            ctx = await self.make_context(reg, header, node, job)
+            raw = await self.call(node, ctx)
+            output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
+            self.check_size(output, "output")
+            for key, value in ctx.context.writes.items():
+                self.check_size(value, f"context value {key!r}")
+            taken = await self.decide(reg, header, node, job.iteration, output, action, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self.fail(reg, header, node, job, exc, ctx, token)
+        return await self.complete(header, node, job, output, action, taken, ctx, started, token)
+
+    async def complete(
+        self,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        output: Any,
+        action: str | None,
+        taken: tuple[str, ...],
+        ctx: StepContext,
+        started: float,
+        token: int | None,
+        fallback: str | None = None,
+    ) -> StepRecord:
+        writes = ctx.context.writes
+        record = StepRecord("done", node.id, output, action, taken, job.attempt, fallback)
+        event = StepCompleted(
+            at=self.clock(),
+            step_id=job.step_id,
+            node=node.id,
+            attempt=job.attempt,
+            output=output,
+            action=action,
+            taken=taken,
+            context=writes,
+            started_at=started,
+            fallback=fallback,
+        )
+        cws = [ContextWrite(k, job.step_id, v) for k, v in writes.items()] if writes else ()
+        return await self.store.resolve_step(header.run_id, job.step_id, record, event, cws, token)
+
+    async def call(self, node: CompiledNode, ctx: StepContext) -> Any:
+        if node.timeout is None:
+            return await node.impl.call(ctx)
+        try:
+            return await asyncio.wait_for(node.impl.call(ctx), node.timeout)
+        except TimeoutError:
+            raise StepTimeoutError(f"step {ctx.step_id} timed out after {node.timeout}s") from None
+
+    def check_size(self, value: Any, what: str) -> None:
+        try:
+            size = len(_encode(value))
+        except (TypeError, OverflowError) as exc:
+            raise StepError(f"{what} is not serialisable: {exc}", retryable=False) from exc
+        if size > self.max_value_bytes:
+            raise OutputTooLargeError(
+                f"{what} is {size} bytes, over the limit of {self.max_value_bytes} bytes"
+            )
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def pred_steps(self, reg: Registry, node: CompiledNode, job: Job) -> dict[str, CompiledEdge]:
+        """The predecessor steps whose outputs make this step's input, by step id."""
+        it = job.iteration
+        if node.loop is not None and node.id == node.loop.head and it > 0:
+            tail = reg.nodes[node.loop.tail]
+            return {tail.step_id(it - 1): node.loop.back_edge}
+        if node.join == "any" and len(node.preds) > 1:
+            if job.trigger is None:
+                return {}
+            trig_node = job.trigger.partition("#")[0]
+            return {job.trigger: node.in_edges[trig_node]}
+        out = {}
+        for p in node.preds:
+            pn = reg.nodes[p]
+            sid = pn.step_id(it) if pn.loop is not None and pn.loop is node.loop else p
+            out[sid] = node.in_edges[p]
+        return out
+
+    async def make_context(
+        self, reg: Registry, header: RunHeader, node: CompiledNode, job: Job
+    ) -> StepContext:
+        run_id, it = header.run_id, job.iteration
+        preds = self.pred_steps(reg, node, job)
+        refs = {}
+        for r in node.output_refs:
+            rn = reg.nodes[r]
+            refs[r] = rn.step_id(it) if rn.loop is not None and rn.loop is node.loop else r
+        wanted = list(preds) + [s for s in refs.values() if s not in preds]
+        records = await self.store.get_steps(run_id, wanted) if wanted else {}
+        ctx_values = await self.load_context(reg, run_id, node, it, node.input_keys)
+        variables = {"input": header.input, "context": ctx_values, "iteration": it}
+        if not node.preds and not preds:
+            value: Any = header.input
+        else:
+            parts = {}
+            for sid, edge in preds.items():
+                rec = records.get(sid)
+                if rec is None or rec.status != "done" or edge.target not in rec.taken:
+                    continue
+                out = rec.output
+                if edge.transform is not None:
+                    out = edge.transform.evaluate({**variables, "output": out})
+                parts[edge.source] = out
+            single = len(node.preds) <= 1 or (
+                node.loop is not None and node.id == node.loop.head and it > 0
+            )
+            value = next(iter(parts.values()), None) if single else parts
+        if node.inputs is not None:
+            outputs = {
+                r: records[s].output
+                for r, s in refs.items()
+                if s in records and records[s].status == "done"
+            }
+            variables = {**variables, "outputs": outputs}
+            if isinstance(node.inputs, Mapping):
+                value = {k: x.evaluate(variables) for k, x in node.inputs.items()}
+            else:
+                value = node.inputs.evaluate(variables)
+
+        async def loader(key: str) -> Any:
+            writes = (await self.store.get_context(run_id, (key,))).get(key, [])
+            return visible_value(reg, node.id, it, writes)
+
+        return StepContext(
+            input=value,
+            params=node.params,
+            run_id=run_id,
+            step_id=job.step_id,
+            node_id=node.id,
+            attempt=job.attempt,
+            iteration=it,
+            context=RunContext(loader),
+        )
+
+    async def load_context(
+        self, reg: Registry, run_id: str, node: CompiledNode, iteration: int, keys: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if not keys:
+            return {}
+        writes = await self.store.get_context(run_id, keys)
+        out = {}
+        for key in keys:
+            v = visible_value(reg, node.id, iteration, writes.get(key, ()))
+            if v is not _MISSING:
+                out[key] = v
+        return out
+
+    # -- routing -------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        iteration: int,
+        output: Any,
+        action: str | None,
+        ctx: StepContext,
+    ) -> tuple[str, ...]:
+        """The targets of the edges this completion takes (decided once, then recorded)."""
+        variables: dict[str, Any] | None = None
+        if node.route_keys:
+            ctx_values = await self.load_context(
+                reg, header.run_id, node, iteration, node.route_keys
+            )
+            ctx_values.update({k: v for k, v in ctx.context.writes.items() if k in node.route_keys})
+        else:
+            ctx_values = {}
+        lp = node.loop
+        if lp is not None and lp.tail == node.id:
+            variables = {
+                "output": output,
+                "input": header.input,
+                "context": ctx_values,
+                "iteration": iteration,
+            }
+            if _taken(lp.back_edge, action, variables):
+                if iteration + 1 >= lp.back_edge.max_iterations:
+                    raise LoopLimitError(
+                        f"loop {lp.head} -> {lp.tail} reached max_iterations "
+                        f"({lp.back_edge.max_iterations})"
+                    )
+                return (lp.head,)
+        taken = []
+        for e in node.out_edges:
+            if e.action is not None and e.action != action:
+                continue
+            if e.condition is not None:
+                if variables is None:
+                    variables = {
+                        "output": output,
+                        "input": header.input,
+                        "context": ctx_values,
+                        "iteration": iteration,
+                    }
+                if not _truthy(e.condition.evaluate(variables), e.condition.source):
+                    continue
+            taken.append(e.target)
+        return tuple(taken)
+
+    async def route(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        iteration: int,
+        record: StepRecord,
+    ) -> None:
+        """Deliver the arrivals of a resolved step, skipping dead paths, then enqueue the
+        steps that fired. Idempotent: safe to repeat after a crash or redelivery."""
+        run_id = header.run_id
+        jobs: list[Job] = []
+        work = [(node, iteration, record)]
+        while work:
+            n, it, rec = work.pop()
+            src = n.step_id(it)
+            lp = n.loop
+            if lp is not None and lp.tail == n.id:
+                if rec.status == "done" and lp.head in rec.taken:
+                    head = reg.nodes[lp.head]
+                    jobs.append(self.job(reg, run_id, head, it + 1, src))
+                    continue
+                # The loop exits: its last node is resolved under its plain id too.
+                rec = await self.resolve_alias(run_id, n, rec)
+                src = n.id
+            for e in n.out_edges:
+                t = reg.nodes[e.target]
+                t_it = it if t.loop is not None and t.loop is n.loop else 0
+                taken = rec.status == "done" and e.target in rec.taken
+                if len(t.preds) == 1:
+                    decision = JoinDecision.RUN if taken else JoinDecision.SKIP
+                else:
+                    decision = await self.coordinator.arrive(
+                        run_id, t.step_id(t_it), src, taken, len(t.preds), t.join
+                    )
+                if decision is JoinDecision.RUN:
+                    jobs.append(self.job(reg, run_id, t, t_it, src))
+                elif decision is JoinDecision.SKIP:
+                    work.append((t, t_it, await self.skip(run_id, t, t_it)))
+            if n.is_sink:
+                await self.arrive_end(reg, header, src)
+        if jobs:
+            await self.bus.publish(jobs)
+
+    @staticmethod
+    def job(reg: Registry, run_id: str, node: CompiledNode, iteration: int, trigger: str) -> Job:
+        return Job(
+            run_id, node.step_id(iteration), node.id, reg.id, reg.version, iteration, 1, trigger
+        )
+
+    async def skip(self, run_id: str, node: CompiledNode, iteration: int) -> StepRecord:
+        sid = node.step_id(iteration)
+        event = StepSkipped(at=self.clock(), step_id=sid, node=node.id)
+        return await self.store.resolve_step(run_id, sid, StepRecord("skipped", node.id), event)
+
+    async def resolve_alias(self, run_id: str, node: CompiledNode, rec: StepRecord) -> StepRecord:
+        at = self.clock()
+        event: StepCompleted | StepSkipped
+        if rec.status == "skipped":
+            event = StepSkipped(at=at, step_id=node.id, node=node.id)
+        else:
+            event = StepCompleted(
+                at=at,
+                step_id=node.id,
+                node=node.id,
+                attempt=rec.attempt,
+                output=rec.output,
+                action=rec.action,
+                taken=rec.taken,
+            )
+        return await self.store.resolve_step(run_id, node.id, rec, event)
+
+    async def arrive_end(self, reg: Registry, header: RunHeader, src: str) -> None:
+        expected = len(reg.sinks)
+        if expected > 1:
+            decision = await self.coordinator.arrive(
+                header.run_id, END_STEP, src, True, expected, "all"
+            )
+            if decision is not JoinDecision.RUN:
+                return
+        if await self.store.finish_run(
+            header.run_id, "completed", RunCompleted(at=self.clock()), None
+        ):
+            await self.coordinator.forget_run(header.run_id)
+
+    # -- failures ------------------------------------------------------------------------
+
+    async def fail(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        exc: BaseException,
+        ctx: StepContext | None,
+        token: int | None,
+    ) -> StepRecord | None:
+        retryable = getattr(exc, "retryable", not isinstance(exc, ExpressionError))
+        message = _message(exc)
+        run_id = header.run_id
+        if retryable and job.attempt < node.max_attempts:
+            delay = getattr(exc, "next_retry_delay", None)
+            if delay is None:
+                delay = backoff_delay(node, job.attempt, self.rng)
+            at = self.clock() + delay
+            await self.store.record_failure(
+                run_id,
+                StepFailed(
+                    at=self.clock(),
+                    step_id=job.step_id,
+                    node=node.id,
+                    attempt=job.attempt,
+                    error=message,
+                    error_type=type(exc).__name__,
+                    retry_at=at,
+                ),
+            )
+            retry = Job(
+                job.run_id,
+                job.step_id,
+                job.node,
+                job.blueprint,
+                job.version,
+                job.iteration,
+                job.attempt + 1,
+                job.trigger,
+            )
+            await self.timers.schedule(at, retry)
+            return None
+        await self.store.record_failure(
+            run_id,
+            StepFailed(
+                at=self.clock(),
+                step_id=job.step_id,
+                node=node.id,
+                attempt=job.attempt,
+                error=message,
+                error_type=type(exc).__name__,
+            ),
+        )
+        if node.fallback is not None and ctx is not None:
+            record = await self.run_fallback(reg, header, node, job, ctx, message, token)
+            if record is not None:
+                return record
+        await self.fail_run(run_id, f"step {job.step_id} failed: {message}", job.step_id)
+        return None
+
+    async def run_fallback(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        ctx: StepContext,
+        error: str,
+        token: int | None,
+    ) -> StepRecord | None:
+        fb = reg.nodes[node.fallback]  # type: ignore[index]
+        fctx = StepContext(
+            input=ctx.input,
+            params=fb.params,
+            run_id=ctx.run_id,
+            step_id=ctx.step_id,
+            node_id=fb.id,
+            attempt=1,
+            iteration=ctx.iteration,
+            context=ctx.context,
+            error=error,
+        )
+        started = self.clock()
+        try:
+            raw = await self.call(fb, fctx)
+            output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
+            self.check_size(output, "output")
+            taken = await self.decide(reg, header, node, job.iteration, output, action, fctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.store.record_failure(
+                header.run_id,
+                StepFailed(
+                    at=self.clock(),
+                    step_id=job.step_id,
+                    node=fb.id,
+                    attempt=1,
+                    error=_message(exc),
+                    error_type=type(exc).__name__,
+                ),
+            )
+            return None
+        return await self.complete(
+            header, node, job, output, action, taken, fctx, started, token, fallback=fb.id
+        )
+
+    async def fail_run(self, run_id: str, error: str, step_id: str | None) -> None:
+        event = RunFailed(at=self.clock(), error=error, step_id=step_id)
+        if await self.store.finish_run(run_id, "failed", event, error):
+            await self.coordinator.forget_run(run_id)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, StepError | ExpressionError):
+        return text
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {text}{where}"
+
+
+def _truthy(value: Any, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise ExpressionError(f"condition {source!r} returned {type(value).__name__}, not a bool")
+    return value
+
+
+def _taken(edge: CompiledEdge, action: str | None, variables: dict[str, Any]) -> bool:
+    if edge.action is not None and edge.action != action:
+        return False
+    if edge.condition is None:
+        return True
+    return _truthy(edge.condition.evaluate(variables), edge.condition.source)

@@ -1,0 +1,126 @@
+"""Node implementations: functions (sync or async) and prep/exec/post classes.
+
+``uses`` names an implementation as ``"package.module:attribute"`` or as a
+name registered in a ``NodeCatalog``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+NodeFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a node returns to pick outgoing edges: ``Result(output, action="name")``.
+
+    ``action`` selects the edges with that action (edges without an action are
+    always candidates).
+    """
+
+    output: Any = None
+    action: str | None = None
+
+
+class NodeCatalog:
+    """Implementations registered by name, for blueprints that say ``uses: name``."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, NodeFunction] = {}
+
+    def register(self, name: str, impl: NodeFunction) -> None:
+        self._by_name[name] = impl
+
+    def node(self, name: str) -> Callable[[NodeFunction], NodeFunction]:
+        """Decorator: ``@catalog.node("resize")``."""
+
+        def wrap(fn: NodeFunction) -> NodeFunction:
+            self.register(name, fn)
+            return fn
+
+        return wrap
+
+    def update(self, functions: dict[str, NodeFunction]) -> None:
+        self._by_name.update(functions)
+
+    def lookup(self, name: str) -> NodeFunction | None:
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+#: The catalog used when none is given (``@legato.node("name")`` registers here).
+default_catalog = NodeCatalog()
+
+
+def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
+    """Find the implementation named by ``uses``; raise ``LookupError`` saying why not."""
+    found = catalog.lookup(uses)
+    if found is not None:
+        return found
+    if ":" not in uses:
+        raise LookupError(
+            f"{uses!r} is not a registered node name and not of the form 'package.module:function'"
+        )
+    module_name, _, attr = uses.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LookupError(f"cannot import module {module_name!r}: {exc}") from exc
+    target: Any = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise LookupError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not callable(target):
+        raise LookupError(f"{uses!r} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Implementation:
+    """A resolved implementation and how to call it."""
+
+    target: NodeFunction
+    kind: str  # "async" | "sync" | "class"
+
+    async def call(self, ctx: Any) -> Any:
+        if self.kind == "async":
+            return await self.target(ctx)
+        if self.kind == "sync":
+            return await asyncio.to_thread(self.target, ctx)
+        return await _run_lifecycle(self.target(), ctx)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _run_lifecycle(obj: Any, ctx: Any) -> Any:
+    prepared = await _maybe_await(obj.prep(ctx)) if hasattr(obj, "prep") else ctx.input
+    result = await _maybe_await(obj.exec(prepared))
+    if hasattr(obj, "post"):
+        return await _maybe_await(obj.post(ctx, prepared, result))
+    return result
+
+
+def implementation(target: NodeFunction) -> Implementation:
+    """Classify a callable: a class with ``exec`` runs prep/exec/post; coroutine
+    functions are awaited; plain functions run in a thread so they cannot block
+    other steps."""
+    if inspect.isclass(target):
+        if not hasattr(target, "exec"):
+            raise LookupError(f"class {target.__name__} has no exec() method")
+        return Implementation(target, "class")
+    call = getattr(target, "__call__", None)  # noqa: B004 - objects with an async __call__
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(call):
+        return Implementation(target, "async")
+    return Implementation(target, "sync")

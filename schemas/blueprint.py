@@ -1,0 +1,84 @@
+"""Blueprint documents: what users write in YAML/JSON or build in Python.
+
+Hand-written files reject unknown fields (a typo is an error, not a silent
+default). Durations are seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+
+class Retry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Retry policy: exponential backoff with jitter.
+
+    The delay before attempt ``n+1`` is ``min(max_delay, initial_delay *
+    multiplier**(n-1))``, then spread by +/- ``jitter`` (a fraction, 0..1).
+    """
+
+    max_attempts: int = 3
+    initial_delay: float = 1.0
+    multiplier: float = 2.0
+    max_delay: float = 60.0
+    jitter: float = 0.1
+
+
+class NodeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Execution settings of a node."""
+
+    retry: Retry | None = None
+    timeout: float | None = None
+    fallback: str | None = None
+    join: Literal["all", "any"] = "all"
+
+
+class Node(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """One node: ``uses`` names its implementation (``"pkg.module:function"`` or a
+    name registered in code); ``inputs`` is a CEL expression, or a mapping of
+    names to CEL expressions, that builds the node's input."""
+
+    id: str
+    uses: str
+    params: dict[str, Any] = {}
+    inputs: str | dict[str, str] | None = None
+    config: NodeConfig = NodeConfig()
+
+
+class Loop(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Marks an edge as a loop's back edge: from the body's last node to its first."""
+
+    max_iterations: int = 1000
+
+
+class Edge(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """A directed edge. ``action`` and ``condition`` decide whether it is taken;
+    ``transform`` (CEL) maps the source's output to the target's input. With
+    ``loop``, the edge goes back to the start of a loop body and is taken while
+    its action/condition hold."""
+
+    source: str
+    target: str
+    action: str | None = None
+    condition: str | None = None
+    transform: str | None = None
+    loop: Loop | None = None
+
+
+class Blueprint(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """A workflow definition: nodes and edges, identified by ``id`` and ``version``."""
+
+    id: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...] = ()
+    version: str = "1"
+    metadata: dict[str, Any] = {}
+
+
+def blueprint_json_schema() -> dict[str, Any]:
+    """JSON Schema of blueprint documents, for editor completion and validation."""
+    schema: dict[str, Any] = msgspec.json.schema(Blueprint)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Legato blueprint"
+    return schema

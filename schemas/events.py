@@ -1,0 +1,110 @@
+"""History events: the append-only record of a run, as a tagged union.
+
+Schema evolution rules: new fields get defaults; never reorder or retype a
+field; decoders ignore unknown fields so that older workers can read newer
+events during a rolling deploy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+RunStatus = Literal["running", "completed", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class _Event(msgspec.Struct, frozen=True, tag_field="type", omit_defaults=True):
+    at: float  # unix seconds
+
+
+class RunStarted(_Event, tag="run_started", frozen=True):
+    run_id: str
+    blueprint_id: str
+    version: str
+    input: Any = None
+
+
+class StepCompleted(_Event, tag="step_completed", frozen=True):
+    """A step finished. ``taken`` lists the target nodes of the edges it took,
+    decided once here so that every replay routes identically."""
+
+    step_id: str
+    node: str
+    attempt: int
+    output: Any = None
+    action: str | None = None
+    taken: tuple[str, ...] = ()
+    context: dict[str, Any] = {}
+    started_at: float = 0.0
+    fallback: str | None = None
+
+
+class StepFailed(_Event, tag="step_failed", frozen=True):
+    """An attempt failed. ``retry_at`` is set when another attempt is scheduled."""
+
+    step_id: str
+    node: str
+    attempt: int
+    error: str
+    error_type: str = ""
+    retry_at: float | None = None
+
+
+class StepSkipped(_Event, tag="step_skipped", frozen=True):
+    """Dead-path elimination: every arrival at this step was a skip."""
+
+    step_id: str
+    node: str
+
+
+class RunCompleted(_Event, tag="run_completed", frozen=True):
+    pass
+
+
+class RunFailed(_Event, tag="run_failed", frozen=True):
+    error: str
+    step_id: str | None = None
+
+
+class RunCancelled(_Event, tag="run_cancelled", frozen=True):
+    reason: str = ""
+
+
+Event = (
+    RunStarted | StepCompleted | StepFailed | StepSkipped | RunCompleted | RunFailed | RunCancelled
+)
+
+
+class StepRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The resolution of one step, kept beside the events for direct lookup."""
+
+    status: Literal["done", "skipped"]
+    node: str
+    output: Any = None
+    action: str | None = None
+    taken: tuple[str, ...] = ()
+    attempt: int = 0
+    fallback: str | None = None
+
+
+class RunHeader(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A run's header: what it runs, on what input, and where it stands."""
+
+    run_id: str
+    blueprint_id: str
+    version: str
+    status: RunStatus = "running"
+    input: Any = None
+    error: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+class ContextWrite(msgspec.Struct, frozen=True):
+    """One write of a context key by one step (each writer keeps its own row)."""
+
+    key: str
+    step_id: str
+    value: Any

@@ -1,0 +1,22 @@
+"""The job envelope: one Kafka message asks a worker to run one step."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Job(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Run step ``step_id`` (node ``node``, loop ``iteration``) of run ``run_id``.
+
+    ``trigger`` is the predecessor step whose arrival fired this step; an
+    ``any`` join receives that predecessor's output only.
+    """
+
+    run_id: str
+    step_id: str
+    node: str
+    blueprint: str
+    version: str
+    iteration: int = 0
+    attempt: int = 1
+    trigger: str | None = None
