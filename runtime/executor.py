@@ -13,7 +13,7 @@ import asyncio
 import random
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from typing import Any, Protocol
 
 import msgspec
@@ -332,9 +332,30 @@ class Executor:
         node: CompiledNode,
         iteration: int,
         record: StepRecord,
+        *,
+        resolved: Container[str] = (),
     ) -> None:
+        jobs = await self.route_jobs(reg, header, node, iteration, record, resolved=resolved)
+        if jobs:
+            await self.bus.publish(jobs)
+
+    async def route_jobs(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        iteration: int,
+        record: StepRecord,
+        *,
+        resolved: Container[str] = (),
+    ) -> list[Job]:
         """Deliver the arrivals of a resolved step, skipping dead paths, then enqueue the
-        steps that fired. Idempotent: safe to repeat after a crash or redelivery."""
+        steps that fired (returned, for ``route`` to publish). Idempotent: safe to repeat
+        after a crash or redelivery.
+
+        Arrivals are always delivered (that repairs lost join state); steps listed in
+        ``resolved`` are neither enqueued nor skipped again (the reconciler's re-drive).
+        """
         run_id = header.run_id
         jobs: list[Job] = []
         work = [(node, iteration, record)]
@@ -345,7 +366,8 @@ class Executor:
             if lp is not None and lp.tail == n.id:
                 if rec.status == "done" and lp.head in rec.taken:
                     head = reg.nodes[lp.head]
-                    jobs.append(self.job(reg, run_id, head, it + 1, src))
+                    if head.step_id(it + 1) not in resolved:
+                        jobs.append(self.job(reg, run_id, head, it + 1, src))
                     continue
                 # The loop exits: its last node is resolved under its plain id too.
                 rec = await self.resolve_alias(run_id, n, rec)
@@ -360,14 +382,15 @@ class Executor:
                     decision = await self.coordinator.arrive(
                         run_id, t.step_id(t_it), src, taken, len(t.preds), t.join
                     )
+                if t.step_id(t_it) in resolved:
+                    continue
                 if decision is JoinDecision.RUN:
                     jobs.append(self.job(reg, run_id, t, t_it, src))
                 elif decision is JoinDecision.SKIP:
                     work.append((t, t_it, await self.skip(run_id, t, t_it)))
             if n.is_sink:
                 await self.arrive_end(reg, header, src)
-        if jobs:
-            await self.bus.publish(jobs)
+        return jobs
 
     @staticmethod
     def job(reg: Registry, run_id: str, node: CompiledNode, iteration: int, trigger: str) -> Job:

@@ -96,6 +96,11 @@ class RunStore(Protocol):
     async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
         """Every context write of the run (for final reports, not for steps)."""
 
+    async def list_active(self, limit: int = 10_000) -> list[RunHeader]:
+        """Headers of running runs, found through an index of active runs (its cost
+        grows with the number of active runs, never with all runs ever).
+        ``updated_at`` is the time of the run's last recorded progress."""
+
     async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
         """Wait until the run is in a terminal status; raises ``TimeoutError``."""
 

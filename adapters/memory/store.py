@@ -28,7 +28,7 @@ from legato.schemas import (
 )
 
 _enc = msgspec.msgpack.Encoder()
-_dec_event = msgspec.msgpack.Decoder(Event)  # type: ignore[arg-type]
+_dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_any = msgspec.msgpack.Decoder()
 
@@ -48,6 +48,7 @@ class MemoryRunStore:
     def __init__(self, *, fences: dict[tuple[str, str], int] | None = None) -> None:
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
+        self._active: dict[str, None] = {}  # insertion-ordered index of running runs
         # Shared with MemoryCoordinator so that stale fencing tokens are rejected.
         self.fences = fences if fences is not None else {}
 
@@ -63,6 +64,7 @@ class MemoryRunStore:
         run = _Run(header)
         run.events.append(_enc.encode(event))
         self._runs[header.run_id] = run
+        self._active[header.run_id] = None
         return True
 
     async def get_run(self, run_id: str) -> RunHeader | None:
@@ -100,12 +102,15 @@ class MemoryRunStore:
         writes = [(w.key, w.step_id, _enc.encode(w.value)) for w in context]
         run.steps[step_id] = encoded
         run.events.append(_enc.encode(event))
+        run.header = msgspec.structs.replace(run.header, updated_at=event.at)
         for key, sid, value in writes:
             run.context.setdefault(key, []).append((sid, value))
         return _dec_record.decode(encoded)
 
     async def record_failure(self, run_id: str, event: Event) -> None:
-        self._run(run_id).events.append(_enc.encode(event))
+        run = self._run(run_id)
+        run.events.append(_enc.encode(event))
+        run.header = msgspec.structs.replace(run.header, updated_at=event.at)
 
     async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
         run = self._run(run_id)
@@ -116,9 +121,10 @@ class MemoryRunStore:
             run.header,
             status=status,
             error=error,
-            updated_at=event.at,  # type: ignore[arg-type]
+            updated_at=event.at,
         )
         run.events.append(_enc.encode(event))
+        self._active.pop(run_id, None)
         run.finished.set()
         return True
 
@@ -131,6 +137,14 @@ class MemoryRunStore:
     async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
         ctx = self._run(run_id).context
         return await self.get_context(run_id, list(ctx))
+
+    async def list_active(self, limit: int = 10_000) -> list[RunHeader]:
+        out: list[RunHeader] = []
+        for run_id in self._active:
+            if len(out) >= limit:
+                break
+            out.append(self._runs[run_id].header)
+        return out
 
     async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
         run = self._run(run_id)
