@@ -113,10 +113,13 @@ class StepContext:
         iteration: the loop iteration (0 outside loops).
         context: async ``get(key)`` / ``set(key, value)`` on the run context.
         error: for a fallback node, the error of the node it stands in for.
+        cancelled: set when the run was cancelled while the step runs (long-running
+            sync code should check it; async code also gets ``CancelledError``).
     """
 
     __slots__ = (
         "attempt",
+        "cancelled",
         "context",
         "error",
         "input",
@@ -149,3 +152,4 @@ class StepContext:
         self.iteration = iteration
         self.context = context
         self.error = error
+        self.cancelled = False

@@ -103,6 +103,8 @@ class Engine:
         concurrency: int = 64,
         worker_id: str | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        lease_ttl: float = 30.0,
+        heartbeat_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.backend = backend
@@ -115,6 +117,8 @@ class Engine:
             registries=self.registries,
             worker_id=worker_id or f"w-{uuid.uuid4().hex[:8]}",
             max_value_bytes=max_value_bytes,
+            lease_ttl=lease_ttl,
+            heartbeat_interval=heartbeat_interval,
             clock=clock,
         )
         self.concurrency = concurrency
@@ -187,6 +191,7 @@ class Engine:
         done: bool = await self.backend.store.finish_run(run_id, "cancelled", event, reason or None)
         if done:
             await self.backend.coordinator.forget_run(run_id)
+        self.executor.guards.cancel_run(run_id)
         return done
 
     # -- workers -------------------------------------------------------------------------
@@ -224,6 +229,7 @@ class Engine:
             t.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        await self.executor.guards.close()
         cancel_all = getattr(self.backend.timers, "cancel_all", None)
         if cancel_all is not None:
             cancel_all()

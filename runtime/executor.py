@@ -27,6 +27,7 @@ from legato.runtime.errors import (
     StepError,
     StepTimeoutError,
 )
+from legato.runtime.guard import Guards, StepCancelled
 from legato.runtime.nodes import Result
 from legato.runtime.ports import Coordinator, JobBus, JoinDecision, RunStore, Timers
 from legato.runtime.registry import END_STEP, CompiledEdge, CompiledNode, Registry
@@ -72,7 +73,8 @@ class Executor:
         registries: RegistrySource,
         worker_id: str = "embedded",
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        lease_ttl: float = 300.0,
+        lease_ttl: float = 30.0,
+        heartbeat_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -84,6 +86,7 @@ class Executor:
         self.worker_id = worker_id
         self.max_value_bytes = max_value_bytes
         self.lease_ttl = lease_ttl
+        self.guards = Guards(store, coordinator, interval=heartbeat_interval, lease_ttl=lease_ttl)
         self.clock = clock
         self.rng = rng
 
@@ -101,8 +104,9 @@ class Executor:
         if done is not None:
             await self.route(reg, header, node, job.iteration, done)
             return
-        ttl = self.lease_ttl + (node.timeout or 0.0)
-        token = await self.coordinator.acquire_lease(job.run_id, job.step_id, self.worker_id, ttl)
+        token = await self.coordinator.acquire_lease(
+            job.run_id, job.step_id, self.worker_id, self.lease_ttl
+        )
         if token is None:
             # Another worker runs it now; if that worker dies, its lease expires and the
             # reconciler resumes the step.
@@ -123,14 +127,14 @@ class Executor:
         ctx: StepContext | None = None
         try:
             ctx = await self.make_context(reg, header, node, job)
-            raw = await self.call(node, ctx)
+            raw = await self.call(node, ctx, token)
             output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
             self.check_size(output, "output")
             for key, value in ctx.context.writes.items():
                 self.check_size(value, f"context value {key!r}")
             taken = await self.decide(reg, header, node, job.iteration, output, action, ctx)
-        except asyncio.CancelledError:
-            raise
+        except StepCancelled:
+            return None  # the run ended meanwhile: nothing to record
         except Exception as exc:
             return await self.fail(reg, header, node, job, exc, ctx, token)
         return await self.complete(header, node, job, output, action, taken, ctx, started, token)
@@ -165,11 +169,13 @@ class Executor:
         cws = [ContextWrite(k, job.step_id, v) for k, v in writes.items()] if writes else ()
         return await self.store.resolve_step(header.run_id, job.step_id, record, event, cws, token)
 
-    async def call(self, node: CompiledNode, ctx: StepContext) -> Any:
+    async def call(self, node: CompiledNode, ctx: StepContext, token: int | None = None) -> Any:
         if node.timeout is None:
-            return await node.impl.call(ctx)
+            return await self.guards.run(node.impl.call(ctx), ctx, token)
         try:
-            return await asyncio.wait_for(node.impl.call(ctx), node.timeout)
+            return await self.guards.run(
+                asyncio.wait_for(node.impl.call(ctx), node.timeout), ctx, token
+            )
         except TimeoutError:
             raise StepTimeoutError(f"step {ctx.step_id} timed out after {node.timeout}s") from None
 
@@ -519,12 +525,12 @@ class Executor:
         )
         started = self.clock()
         try:
-            raw = await self.call(fb, fctx)
+            raw = await self.call(fb, fctx, token)
             output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
             self.check_size(output, "output")
             taken = await self.decide(reg, header, node, job.iteration, output, action, fctx)
-        except asyncio.CancelledError:
-            raise
+        except StepCancelled:
+            return None
         except Exception as exc:
             await self.store.record_failure(
                 header.run_id,

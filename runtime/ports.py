@@ -145,6 +145,9 @@ class Coordinator(Protocol):
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
         """Take the step's lease; returns a fencing token, or None if another owner holds it."""
 
+    async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
+        """Extend the lease if ``token`` still holds it; False if it was lost."""
+
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None: ...
 
     async def forget_run(self, run_id: str) -> None:

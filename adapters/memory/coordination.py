@@ -67,6 +67,14 @@ class MemoryCoordinator:
         self._leases[key] = (owner, now + ttl, token)
         return token
 
+    async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
+        key = (run_id, step_id)
+        if self.fences.get(key) != token:
+            return False  # another owner took the lease since
+        held = self._leases.get(key)
+        self._leases[key] = (held[0] if held else "", self._clock() + ttl, token)
+        return True
+
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None:
         key = (run_id, step_id)
         held = self._leases.get(key)
