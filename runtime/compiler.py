@@ -19,6 +19,7 @@ from legato.runtime.nodes import (
     resolve,
 )
 from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Registry
+from legato.runtime.waits import check_params
 from legato.schemas import Blueprint, Edge, Node
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -76,10 +77,15 @@ class _Compiler:
 
     def impl(self, node: Node, path: str) -> Implementation | None:
         try:
-            return implementation(resolve(node.uses, self.catalog))
+            impl = implementation(resolve(node.uses, self.catalog))
         except LookupError as exc:
             self.problem(f"{path}.uses", f"unresolvable implementation: {exc}")
             return None
+        if impl.kind in ("signal", "sleep"):
+            for message in check_params(impl.kind, node.params):
+                field, _, text = message.partition(": ")
+                self.problem(f"{path}.{field}", text)
+        return impl
 
     def inputs(self, node: Node, path: str) -> Any:
         if node.inputs is None:

@@ -21,7 +21,8 @@ from legato.runtime.executor import DEFAULT_MAX_VALUE_BYTES, Executor
 from legato.runtime.nodes import NodeCatalog
 from legato.runtime.ports import BlueprintStore, Coordinator, JobBus, RunStore, Timers
 from legato.runtime.registry import Registry
-from legato.schemas import Job, RunCancelled, RunHeader, RunStarted
+from legato.runtime.waits import signal_name
+from legato.schemas import Job, RunCancelled, RunHeader, RunStarted, SignalReceived
 
 log = logging.getLogger("legato.engine")
 
@@ -193,6 +194,26 @@ class Engine:
             await self.backend.coordinator.forget_run(run_id)
         self.executor.guards.cancel_run(run_id)
         return done
+
+    async def signal(
+        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+    ) -> bool:
+        """Send signal ``name`` (optionally ``key``ed) with ``data`` to a run.
+
+        The first signal of a name is kept, whether or not a step waits for it
+        yet; a step waiting for it is woken. False if the run has ended or the
+        signal was already received.
+        """
+        header = await self.status(run_id)
+        if header.status != "running":
+            return False
+        full = signal_name(name, key)
+        event = SignalReceived(at=self.clock(), name=full, data=data)
+        kept: bool = await self.backend.store.put_signal(run_id, full, data, event)
+        waiting = await self.backend.store.get_waiters(run_id, full)
+        if waiting:
+            await self.backend.bus.publish(waiting)
+        return kept
 
     # -- workers -------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from legato.runtime import waits
 from legato.runtime.context import _MISSING, RunContext, StepContext, visible_value
 from legato.runtime.errors import (
     ExpressionError,
@@ -127,7 +128,12 @@ class Executor:
         ctx: StepContext | None = None
         try:
             ctx = await self.make_context(reg, header, node, job)
-            raw = await self.call(node, ctx, token)
+            if node.impl.kind in ("signal", "sleep"):
+                raw = await waits.wait(self, header, node, job, ctx)
+                if raw is waits.WAITING:
+                    return None
+            else:
+                raw = await self.call(node, ctx, token)
             output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
             self.check_size(output, "output")
             for key, value in ctx.context.writes.items():

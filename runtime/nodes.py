@@ -56,13 +56,32 @@ class NodeCatalog:
         return sorted(self._by_name)
 
 
+def wait_for_signal(ctx: Any) -> Any:
+    """Built-in ``uses: legato.wait_for_signal``: wait for a named signal; its data
+    becomes the output. Params: ``signal`` (the name), optional ``key``. The node's
+    ``config.timeout`` bounds the wait. Run by the executor, never called."""
+    raise RuntimeError("wait_for_signal is run by the executor")
+
+
+def sleep(ctx: Any) -> Any:
+    """Built-in ``uses: legato.sleep``: wait ``seconds`` or ``until`` an instant (ISO 8601
+    or unix seconds) on a durable timer, then pass the input on. Never called."""
+    raise RuntimeError("sleep is run by the executor")
+
+
+WAIT_KINDS: dict[NodeFunction, str] = {wait_for_signal: "signal", sleep: "sleep"}
+BUILTINS: dict[str, NodeFunction] = {
+    "legato.wait_for_signal": wait_for_signal,
+    "legato.sleep": sleep,
+}
+
 #: The catalog used when none is given (``@legato.node("name")`` registers here).
 default_catalog = NodeCatalog()
 
 
 def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
     """Find the implementation named by ``uses``; raise ``LookupError`` saying why not."""
-    found = catalog.lookup(uses)
+    found = catalog.lookup(uses) or BUILTINS.get(uses)
     if found is not None:
         return found
     if ":" not in uses:
@@ -90,7 +109,7 @@ class Implementation:
     """A resolved implementation and how to call it."""
 
     target: NodeFunction
-    kind: str  # "async" | "sync" | "class"
+    kind: str  # "async" | "sync" | "class" | "signal" | "sleep"
 
     async def call(self, ctx: Any) -> Any:
         if self.kind == "async":
@@ -116,6 +135,9 @@ def implementation(target: NodeFunction) -> Implementation:
     """Classify a callable: a class with ``exec`` runs prep/exec/post; coroutine
     functions are awaited; plain functions run in a thread so they cannot block
     other steps."""
+    wait_kind = WAIT_KINDS.get(target)
+    if wait_kind is not None:
+        return Implementation(target, wait_kind)
     if inspect.isclass(target):
         if not hasattr(target, "exec"):
             raise LookupError(f"class {target.__name__} has no exec() method")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from legato.schemas import (
     Blueprint,
@@ -83,6 +83,22 @@ class RunStore(Protocol):
 
     async def record_failure(self, run_id: str, event: StepFailed) -> None:
         """Append a failed attempt (the step stays unresolved)."""
+
+    async def append_event(self, run_id: str, event: Event) -> None:
+        """Append an event that resolves nothing (a step waiting, a timer set)."""
+
+    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
+        """Keep a signal (with its ``SignalReceived`` event). The first signal of a
+        name wins: False, and nothing written, if one was kept already."""
+
+    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
+        """``(True, data)`` if a signal of this name was kept, else ``(False, None)``."""
+
+    async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
+        """Remember that ``job``'s step waits for signal ``name`` (idempotent per step)."""
+
+    async def get_waiters(self, run_id: str, name: str) -> list[Job]:
+        """Jobs of the steps waiting for signal ``name``."""
 
     async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
         """Move a running run to a terminal status. False if it was not running."""

@@ -11,10 +11,12 @@ from legato.schemas.events import (
     RunHeader,
     RunStarted,
     RunStatus,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
     StepSkipped,
+    StepWaiting,
 )
 from legato.schemas.jobs import Job
 
@@ -35,8 +37,10 @@ __all__ = [
     "RunHeader",
     "RunStarted",
     "RunStatus",
+    "SignalReceived",
     "StepCompleted",
     "StepFailed",
     "StepRecord",
     "StepSkipped",
+    "StepWaiting",
 ]

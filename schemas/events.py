@@ -59,6 +59,22 @@ class StepSkipped(_Event, tag="step_skipped", frozen=True):
     node: str
 
 
+class StepWaiting(_Event, tag="step_waiting", frozen=True):
+    """A step waits for a signal and/or until ``until`` (a durable timer is set)."""
+
+    step_id: str
+    node: str
+    signal: str | None = None
+    until: float | None = None
+
+
+class SignalReceived(_Event, tag="signal_received", frozen=True):
+    """A named signal reached the run; the first one of each name is kept."""
+
+    name: str
+    data: Any = None
+
+
 class RunCompleted(_Event, tag="run_completed", frozen=True):
     pass
 
@@ -73,7 +89,15 @@ class RunCancelled(_Event, tag="run_cancelled", frozen=True):
 
 
 Event = (
-    RunStarted | StepCompleted | StepFailed | StepSkipped | RunCompleted | RunFailed | RunCancelled
+    RunStarted
+    | StepCompleted
+    | StepFailed
+    | StepSkipped
+    | StepWaiting
+    | SignalReceived
+    | RunCompleted
+    | RunFailed
+    | RunCancelled
 )
 
 

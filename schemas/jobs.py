@@ -9,7 +9,8 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     """Run step ``step_id`` (node ``node``, loop ``iteration``) of run ``run_id``.
 
     ``trigger`` is the predecessor step whose arrival fired this step; an
-    ``any`` join receives that predecessor's output only.
+    ``any`` join receives that predecessor's output only. ``deadline`` is set on
+    the job a durable timer publishes for a sleep or a signal wait.
     """
 
     run_id: str
@@ -20,3 +21,4 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     iteration: int = 0
     attempt: int = 1
     trigger: str | None = None
+    deadline: float | None = None  # a timer's due time (sleep / signal-wait timeout)

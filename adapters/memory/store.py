@@ -20,6 +20,7 @@ from legato.schemas import (
     Blueprint,
     ContextWrite,
     Event,
+    Job,
     RunHeader,
     RunStarted,
     StepCompleted,
@@ -31,6 +32,7 @@ _enc = msgspec.msgpack.Encoder()
 _dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_any = msgspec.msgpack.Decoder()
+_dec_job = msgspec.msgpack.Decoder(Job)
 
 
 @dataclass
@@ -40,6 +42,8 @@ class _Run:
     steps: dict[str, bytes] = field(default_factory=dict)
     context: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    signals: dict[str, bytes] = field(default_factory=dict)
+    waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
 
 class MemoryRunStore:
@@ -111,6 +115,28 @@ class MemoryRunStore:
         run = self._run(run_id)
         run.events.append(_enc.encode(event))
         run.header = msgspec.structs.replace(run.header, updated_at=event.at)
+
+    async def append_event(self, run_id: str, event: Event) -> None:
+        self._run(run_id).events.append(_enc.encode(event))
+
+    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
+        run = self._run(run_id)
+        if name in run.signals:
+            return False
+        run.signals[name] = _enc.encode(data)
+        run.events.append(_enc.encode(event))
+        return True
+
+    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
+        raw = self._run(run_id).signals.get(name)
+        return (False, None) if raw is None else (True, _dec_any.decode(raw))
+
+    async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
+        self._run(run_id).waiters.setdefault(name, {})[job.step_id] = _enc.encode(job)
+
+    async def get_waiters(self, run_id: str, name: str) -> list[Job]:
+        waiting = self._run(run_id).waiters.get(name, {})
+        return [_dec_job.decode(raw) for raw in waiting.values()]
 
     async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
         run = self._run(run_id)

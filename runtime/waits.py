@@ -1,0 +1,118 @@
+"""Steps that wait on durable timers: ``legato.sleep`` and ``legato.wait_for_signal``.
+
+No worker sleeps: a waiting step records ``StepWaiting``, sets a durable timer
+(``Timers.schedule``) for a job carrying its ``deadline``, and ends without a
+resolution. The timer's job (or, for a signal, the signaller re-publishing the
+waiting job) runs the step again, which then completes. Order of effects
+avoids lost wake-ups: the waiter registers before it looks for the signal; the
+signaller keeps the signal before it looks for waiters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from legato.runtime.context import StepContext
+from legato.runtime.errors import StepTimeoutError
+from legato.runtime.registry import CompiledNode
+from legato.schemas import Job, RunHeader, StepWaiting
+
+if TYPE_CHECKING:
+    from legato.runtime.executor import Executor
+
+WAITING: Any = object()  # the step is parked; nothing to record yet
+_EARLY = 0.0005  # timers may fire a hair early by another clock; re-arm rather than finish
+
+
+def signal_name(name: str, key: str | None = None) -> str:
+    """The stored name of a signal: ``name`` or ``name/key``."""
+    return f"{name}/{key}" if key else name
+
+
+def check_params(kind: str, params: dict[str, Any]) -> list[str]:
+    """Problems with a built-in node's params (compile time)."""
+    problems = []
+    if kind == "signal":
+        if not isinstance(params.get("signal"), str) or not params["signal"]:
+            problems.append("params.signal: the signal name (a non-empty string) is required")
+        if "key" in params and not isinstance(params["key"], str):
+            problems.append("params.key: must be a string")
+        extra = set(params) - {"signal", "key"}
+    else:
+        given = [k for k in ("seconds", "until") if k in params]
+        if len(given) != 1:
+            problems.append("params: give exactly one of `seconds` or `until`")
+        elif given == ["seconds"]:
+            sec = params["seconds"]
+            if isinstance(sec, bool) or not isinstance(sec, int | float) or sec < 0:
+                problems.append("params.seconds: must be a number >= 0")
+        elif _instant(params["until"]) is None:
+            problems.append("params.until: must be an ISO 8601 instant or unix seconds")
+        extra = set(params) - {"seconds", "until"}
+    problems.extend(f"params.{k}: unknown parameter" for k in sorted(extra))
+    return problems
+
+
+def _instant(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return when.timestamp()
+    return None
+
+
+async def wait(
+    ex: Executor, header: RunHeader, node: CompiledNode, job: Job, ctx: StepContext
+) -> Any:
+    """The step's output, or ``WAITING`` if it is parked on a timer or a signal."""
+    now = ex.clock()
+    if node.impl.kind == "sleep":
+        return await _sleep(ex, header, node, job, ctx, now)
+    name = signal_name(node.params["signal"], node.params.get("key"))
+    found, data = await ex.store.get_signal(header.run_id, name)
+    if not found:
+        parked = msgspec.structs.replace(job, deadline=None)
+        await ex.store.add_waiter(header.run_id, name, parked)
+        found, data = await ex.store.get_signal(header.run_id, name)
+    if found:
+        return data
+    if job.deadline is not None:
+        if now + _EARLY >= job.deadline:
+            raise StepTimeoutError(f"no signal {name!r} within {node.timeout}s")
+        return WAITING
+    until = now + node.timeout if node.timeout is not None else None
+    await ex.store.append_event(
+        header.run_id,
+        StepWaiting(at=now, step_id=job.step_id, node=node.id, signal=name, until=until),
+    )
+    if until is not None:
+        await ex.timers.schedule(until, msgspec.structs.replace(job, deadline=until))
+    return WAITING
+
+
+async def _sleep(
+    ex: Executor, header: RunHeader, node: CompiledNode, job: Job, ctx: StepContext, now: float
+) -> Any:
+    deadline = job.deadline
+    if deadline is None:
+        seconds = node.params.get("seconds")
+        deadline = now + float(seconds) if seconds is not None else _instant(node.params["until"])
+        assert deadline is not None
+        if deadline <= now:
+            return ctx.input
+        await ex.store.append_event(
+            header.run_id, StepWaiting(at=now, step_id=job.step_id, node=node.id, until=deadline)
+        )
+    elif now + _EARLY >= deadline:
+        return ctx.input
+    await ex.timers.schedule(deadline, msgspec.structs.replace(job, deadline=deadline))
+    return WAITING
