@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.context import final_context
@@ -123,6 +126,10 @@ class Engine:
             clock=clock,
         )
         self.concurrency = concurrency
+        self.backoff_initial = 0.2
+        self.backoff_max = 30.0
+        self.max_redeliveries = 12
+        self.redelivery_delay = 1.0
         self.clock = clock
         self._workers: list[asyncio.Task[None]] = []
 
@@ -226,14 +233,47 @@ class Engine:
 
     async def _work(self) -> None:
         async for delivery in self.backend.bus.consume():
-            job = delivery.job
+            await self.process(delivery.job)
+            await delivery.ack()
+
+    async def process(self, job: Job) -> None:
+        """Handle one job until its effects are recorded. A lost server is waited
+        out with capped exponential backoff: the job is never dropped, the worker
+        never exits."""
+        delay = self.backoff_initial
+        while True:
             try:
                 await self.executor.handle(job)
-            except BackendUnavailableError:
-                raise  # distributed workers back off and leave the job unacknowledged
+                return
+            except BackendUnavailableError as exc:
+                log.warning(
+                    "server unavailable handling %s/%s, retrying in %.1fs: %s",
+                    job.run_id,
+                    job.step_id,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.backoff_max)
+            except UnknownBlueprintError as exc:
+                await self._unknown_blueprint(job, exc)
+                return
             except Exception as exc:
                 await self._unexpected(job, exc)
-            await delivery.ack()
+                return
+
+    async def _unknown_blueprint(self, job: Job, exc: UnknownBlueprintError) -> None:
+        """Leave the job for a worker that has the blueprint's nodes (re-enqueued with a
+        growing delay); after ``max_redeliveries`` fail the run, saying why."""
+        if job.redeliveries < self.max_redeliveries:
+            delay = min(60.0, self.redelivery_delay * 2.0**job.redeliveries)
+            log.warning("%s; job %s/%s re-enqueued in %.0fs", exc, job.run_id, job.step_id, delay)
+            retry = msgspec.structs.replace(job, redeliveries=job.redeliveries + 1)
+            await self.backend.timers.schedule(self.clock() + delay, retry)
+            return
+        await self.executor.fail_run(
+            job.run_id, f"step {job.step_id} could not run on any worker: {exc}", job.step_id
+        )
 
     async def _unexpected(self, job: Job, exc: Exception) -> None:
         log.exception("job %s/%s failed inside Legato", job.run_id, job.step_id)

@@ -22,3 +22,4 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     attempt: int = 1
     trigger: str | None = None
     deadline: float | None = None  # a timer's due time (sleep / signal-wait timeout)
+    redeliveries: int = 0  # times re-enqueued because no worker here could compile it
