@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules under legato.cli that contribute subcommands, in help order.
-_COMMAND_MODULES = ("run",)
+_COMMAND_MODULES = ("run", "dev", "admin")
 
 
 class UsageError(Exception):

@@ -1,0 +1,51 @@
+"""Connecting to Cassandra from ``CassandraSettings``; driver errors become Legato's."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+from legato.config import CassandraSettings, ConfigError
+from legato.runtime.errors import BackendUnavailableError
+
+
+def consistency(name: str) -> int:
+    try:
+        return int(getattr(ConsistencyLevel, name.upper()))
+    except AttributeError:
+        raise ConfigError(f"unknown Cassandra consistency level {name!r}") from None
+
+
+def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Cluster, Any]:
+    """A connected (cluster, session) pair; raises ``BackendUnavailableError``."""
+    policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc))
+    profile = ExecutionProfile(
+        load_balancing_policy=policy,
+        consistency_level=consistency(settings.consistency),
+        request_timeout=timeout,
+    )
+    kwargs: dict[str, Any] = {}
+    if settings.username:
+        kwargs["auth_provider"] = PlainTextAuthProvider(settings.username, settings.password or "")
+    if settings.tls:
+        context = ssl.create_default_context(cafile=settings.tls_ca_file)
+        kwargs["ssl_context"] = context
+    cluster = Cluster(
+        list(settings.hosts),
+        port=settings.port,
+        connect_timeout=timeout,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        protocol_version=5,
+        **kwargs,
+    )
+    try:
+        return cluster, cluster.connect()
+    except NoHostAvailable as exc:
+        cluster.shutdown()
+        hosts = ",".join(settings.hosts)
+        raise BackendUnavailableError(f"Cassandra at {hosts}:{settings.port}: {exc}") from exc

@@ -1,0 +1,92 @@
+"""Starting and stopping server processes that outlive the command that started them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from legato.devserver.options import DevServerError
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        return s.connect_ex((host, port)) == 0
+
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        if state == "Z":  # a zombie has exited; reap it if it is our child
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return False
+    return True
+
+
+def spawn(cmd: list[str], *, cwd: Path, log: Path, pidfile: Path) -> int:
+    """Start ``cmd`` in its own session, output appended to ``log``; returns its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise DevServerError(f"cannot start {cmd[0]!r}: not found on PATH") from exc
+    pidfile.write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop(pidfile: Path, name: str, timeout: float = 60.0) -> str:
+    """SIGTERM, wait, then SIGKILL; returns what happened."""
+    pid = read_pid(pidfile)
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return "not running"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            pidfile.unlink(missing_ok=True)
+            return "stopped"
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    return f"killed (did not stop within {timeout:.0f}s of SIGTERM)"
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(data.splitlines()[-lines:])
