@@ -1,0 +1,147 @@
+"""`legato run`, `validate`, `graph` and `jsonschema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from legato.cli import UsageError
+from legato.cli.mermaid import mermaid
+from legato.runtime.blueprint import load_blueprint
+from legato.runtime.compiler import compile_blueprint
+from legato.runtime.errors import BlueprintError
+from legato.runtime.registry import Registry
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run a blueprint to completion and print the result",
+        description="Run a blueprint (YAML or JSON) and print one JSON "
+        "object: run_id, status, outputs, error, context. "
+        "Exit 0 completed, 1 failed, 2 invalid input.",
+    )
+    run.add_argument("file", help="blueprint file (.yaml, .yml or .json)")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument("--input", metavar="JSON", help="the run's input, as JSON")
+    given.add_argument("--input-file", metavar="PATH", help="a file holding the input as JSON")
+    _import_argument(run)
+    run.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    run.set_defaults(func=_run)
+    validate = subparsers.add_parser("validate", help="check a blueprint; list every problem")
+    validate.add_argument("file")
+    _import_argument(validate)
+    validate.set_defaults(func=_validate)
+    graph = subparsers.add_parser("graph", help="print a blueprint as a Mermaid flowchart")
+    graph.add_argument("file")
+    graph.set_defaults(func=_graph)
+    schema = subparsers.add_parser("jsonschema", help="print the JSON Schema of blueprints")
+    schema.set_defaults(func=_jsonschema)
+
+
+def _import_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (it may register nodes); repeatable",
+    )
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """Make `uses: module:function` next to the blueprint importable, then --import."""
+    for folder in (Path(args.file).resolve().parent, Path.cwd()):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    for name in args.imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageError(f"--import {name}: {exc}") from exc
+
+
+def _compile(args: argparse.Namespace) -> Registry | None:
+    try:
+        _prepare(args)
+        registry = compile_blueprint(load_blueprint(args.file), source=args.file)
+    except BlueprintError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+    for warning in registry.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return registry
+
+
+def _read_input(args: argparse.Namespace) -> Any:
+    if args.input_file:
+        try:
+            text = Path(args.input_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--input-file: {exc.strerror}: {args.input_file}") from exc
+        source = args.input_file
+    elif args.input is not None:
+        text, source = args.input, "--input"
+    else:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source} is not valid JSON: {exc}") from exc
+
+
+async def run_embedded(registry: Registry, value: Any, timeout: float | None) -> dict[str, Any]:
+    """Run on the in-process backend; the one place `legato run` picks its backend."""
+    from legato import Engine
+
+    async with Engine() as engine:
+        rid = await engine.start(registry, value)
+        engine.start_workers()
+        try:
+            result = await engine.wait(rid, timeout=timeout)
+        except TimeoutError:
+            await engine.cancel(rid, f"timed out after {timeout}s")
+            result = await engine.wait(rid, timeout=5)
+        return result.to_dict()
+
+
+def _run(args: argparse.Namespace) -> int:
+    value = _read_input(args)
+    registry = _compile(args)
+    if registry is None:
+        return 2
+    out = asyncio.run(run_embedded(registry, value, args.timeout))
+    print(json.dumps(out, default=repr))
+    return 0 if out["status"] == "completed" else 1
+
+
+def _validate(args: argparse.Namespace) -> int:
+    registry = _compile(args)
+    if registry is None:
+        return 2
+    bp = registry.blueprint
+    print(f"ok: {len(bp.nodes)} nodes, {len(bp.edges)} edges")
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    try:
+        bp = load_blueprint(args.file)
+    except BlueprintError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(mermaid(bp))
+    return 0
+
+
+def _jsonschema(args: argparse.Namespace) -> int:
+    from legato.schemas.blueprint import blueprint_json_schema
+
+    print(json.dumps(blueprint_json_schema(), indent=2, sort_keys=True))
+    return 0
