@@ -300,6 +300,7 @@ class _Compiler:
             out_edges[e.source].append(e)
             in_edges[e.target][e.source] = e
         head_of = {lp.head: lp for lp in loops}
+        nodes_join = {n.id: n.config.join for n in self.bp.nodes}
         nodes: dict[str, CompiledNode] = {}
         for spec in self.bp.nodes:
             nid = spec.id
@@ -328,7 +329,7 @@ class _Compiler:
                 in_edges=MappingProxyType(in_edges[nid]),
                 out_edges=tuple(out_edges[nid]),
                 loop=loop_of.get(nid),
-                is_sink=not succ[nid] and nid not in fallbacks,
+                ends_run=_ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
                 input_keys=_keys(exprs),
                 route_keys=_keys(route),
                 output_refs=tuple(dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs)),
@@ -337,7 +338,7 @@ class _Compiler:
             blueprint=self.bp,
             nodes=MappingProxyType(nodes),
             start=tuple(n for n in order if not pred[n] and n not in fallbacks),
-            sinks=tuple(n for n in order if nodes[n].is_sink),
+            end_nodes=tuple(n for n in order if nodes[n].ends_run),
             loops=tuple(loops),
             fallbacks=fallbacks,
             warnings=tuple(self.warnings),
@@ -377,6 +378,28 @@ class _Compiler:
                         f"outputs.{ref}: {ref!r} is inside a loop; read the "
                         f"loop's last node {target.loop.tail!r} instead",
                     )
+
+
+def _ends_run(
+    nid: str,
+    succ: dict[str, list[str]],
+    pred: dict[str, list[str]],
+    fallbacks: frozenset[str],
+    loop_of: dict[str, LoopInfo],
+    joins: Mapping[str, str],
+) -> bool:
+    """Whether the run must wait for this node's own arrival before it completes.
+
+    A node whose resolution is implied by a successor's (one that waits for all its
+    predecessors) need not arrive; a sink, or a node feeding only ``any`` joins, must.
+    Inside a loop only the last node (under its plain id, at the loop's exit) counts.
+    """
+    if nid in fallbacks:
+        return False
+    lp = loop_of.get(nid)
+    if lp is not None and lp.tail != nid:
+        return False
+    return all(joins[s] == "any" and len(pred[s]) > 1 for s in succ[nid])
 
 
 def _exprs(inputs: Any) -> list[Expr]:

@@ -10,6 +10,7 @@ written first (one atomic append), then arrivals, then successor jobs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import traceback
@@ -22,6 +23,7 @@ from legato.runtime import waits
 from legato.runtime.context import _MISSING, RunContext, StepContext, visible_value
 from legato.runtime.errors import (
     ExpressionError,
+    FencingError,
     LoopLimitError,
     OutputTooLargeError,
     RunNotFoundError,
@@ -45,6 +47,7 @@ from legato.schemas import (
 )
 
 DEFAULT_MAX_VALUE_BYTES = 1 << 20
+log = logging.getLogger("legato.executor")
 _encode = msgspec.msgpack.Encoder().encode
 
 
@@ -87,6 +90,7 @@ class Executor:
         self.worker_id = worker_id
         self.max_value_bytes = max_value_bytes
         self.lease_ttl = lease_ttl
+        self._handled = 0
         self.guards = Guards(store, coordinator, interval=heartbeat_interval, lease_ttl=lease_ttl)
         self.clock = clock
         self.rng = rng
@@ -105,15 +109,21 @@ class Executor:
         if done is not None:
             await self.route(reg, header, node, job.iteration, done)
             return
-        token = await self.coordinator.acquire_lease(
-            job.run_id, job.step_id, self.worker_id, self.lease_ttl
-        )
+        self._handled += 1
+        owner = f"{self.worker_id}/{self._handled}"  # each handling owns its lease alone
+        token = await self.coordinator.acquire_lease(job.run_id, job.step_id, owner, self.lease_ttl)
         if token is None:
             # Another worker runs it now; if that worker dies, its lease expires and the
             # reconciler resumes the step.
             return
         try:
             record = await self.execute(reg, header, node, job, token)
+        except FencingError:
+            # Our lease expired and another worker took the step over: its result counts.
+            log.warning(
+                "lease of %s/%s was taken over; dropping this result", job.run_id, job.step_id
+            )
+            return
         finally:
             await self.coordinator.release_lease(job.run_id, job.step_id, token)
         if record is not None:
@@ -400,7 +410,7 @@ class Executor:
                     jobs.append(self.job(reg, run_id, t, t_it, src))
                 elif decision is JoinDecision.SKIP:
                     work.append((t, t_it, await self.skip(run_id, t, t_it)))
-            if n.is_sink:
+            if n.ends_run:
                 await self.arrive_end(reg, header, src)
         return jobs
 
@@ -433,7 +443,7 @@ class Executor:
         return await self.store.resolve_step(run_id, node.id, rec, event)
 
     async def arrive_end(self, reg: Registry, header: RunHeader, src: str) -> None:
-        expected = len(reg.sinks)
+        expected = len(reg.end_nodes)
         if expected > 1:
             decision = await self.coordinator.arrive(
                 header.run_id, END_STEP, src, True, expected, "all"

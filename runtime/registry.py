@@ -10,7 +10,7 @@ from legato.runtime.expr import Expr
 from legato.runtime.nodes import Implementation
 from legato.schemas import Blueprint, Node, Retry
 
-END_STEP = "$end"  # the virtual join every sink arrives at; when it fires the run completes
+END_STEP = "$end"  # the virtual join the end nodes arrive at; when it fires the run completes
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class CompiledNode:
     in_edges: Mapping[str, CompiledEdge]
     out_edges: tuple[CompiledEdge, ...]
     loop: LoopInfo | None = None
-    is_sink: bool = False
+    ends_run: bool = False  # arrives at the run's end join when resolved
     input_keys: tuple[str, ...] = ()  # context keys read to build the input
     route_keys: tuple[str, ...] = ()  # context keys read by outgoing conditions
     output_refs: tuple[str, ...] = ()  # nodes read by an ``inputs`` mapping
@@ -70,7 +70,7 @@ class Registry:
     blueprint: Blueprint
     nodes: Mapping[str, CompiledNode]
     start: tuple[str, ...]
-    sinks: tuple[str, ...]
+    end_nodes: tuple[str, ...]  # the nodes whose resolution the run's end waits for
     loops: tuple[LoopInfo, ...]
     fallbacks: frozenset[str]
     warnings: tuple[str, ...] = ()

@@ -13,13 +13,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MAPPED = {"legato": "legato", "legato.runtime": "runtime", "legato.schemas": "schemas",
-          "legato.adapters": "adapters", "legato.reconciler": "reconciler", "legato.cql": "cql"}
+MAPPED = {
+    "legato": "legato",
+    "legato.runtime": "runtime",
+    "legato.schemas": "schemas",
+    "legato.adapters": "adapters",
+    "legato.reconciler": "reconciler",
+    "legato.cql": "cql",
+}
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = set()
     for package, folder in MAPPED.items():
         for init in (ROOT / folder).rglob("__init__.py"):
@@ -31,8 +38,22 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(ROOT)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
     (found,) = out.glob("legato-*.whl")
     return found
 
@@ -52,11 +73,17 @@ def test_installed_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) ->
     py = env_dir / "bin" / "python"
     # pip from the host installs into the venv's site-packages (--target keeps the host's
     # editable legato out of the picture).
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], capture_output=True, text=True, check=True
-                          ).stdout.strip()
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    site, str(wheel)], check=True, timeout=300)
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, str(wheel)],
+        check=True,
+        timeout=300,
+    )
     check = (
         "import legato, legato.runtime, legato.adapters, legato.schemas, legato.reconciler, "
         "legato.cql, importlib.util, sys, pathlib\n"
@@ -69,10 +96,16 @@ def test_installed_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) ->
         "async def inc(ctx):\n    return ctx.input + 1\n"
         "print(legato.run_sync(legato.Flow('w').node('a', inc), 41).outputs['a'])\n"
     )
-    proc = subprocess.run([str(py), "-I", "-c", check], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [str(py), "-I", "-c", check], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "42"
-    cli = subprocess.run([str(py), "-I", "-m", "legato", "--help"], capture_output=True,
-                         text=True, cwd=tmp_path, timeout=120)
+    cli = subprocess.run(
+        [str(py), "-I", "-m", "legato", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert cli.returncode == 0 and "usage: legato" in cli.stdout
