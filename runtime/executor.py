@@ -15,7 +15,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable, Container, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
@@ -49,6 +49,14 @@ from legato.schemas import (
 DEFAULT_MAX_VALUE_BYTES = 1 << 20
 log = logging.getLogger("legato.executor")
 _encode = msgspec.msgpack.Encoder().encode
+
+
+class Routing(NamedTuple):
+    """Which edges a completion did not take (usually few: a fan-out takes all), and
+    whether a loop's last node went back to the loop's start."""
+
+    skipped: tuple[str, ...]
+    looped: bool = False
 
 
 class RegistrySource(Protocol):
@@ -148,12 +156,12 @@ class Executor:
             self.check_size(output, "output")
             for key, value in ctx.context.writes.items():
                 self.check_size(value, f"context value {key!r}")
-            taken = await self.decide(reg, header, node, job.iteration, output, action, ctx)
+            routing = await self.decide(reg, header, node, job.iteration, output, action, ctx)
         except StepCancelled:
             return None  # the run ended meanwhile: nothing to record
         except Exception as exc:
             return await self.fail(reg, header, node, job, exc, ctx, token)
-        return await self.complete(header, node, job, output, action, taken, ctx, started, token)
+        return await self.complete(header, node, job, output, action, routing, ctx, started, token)
 
     async def complete(
         self,
@@ -162,14 +170,16 @@ class Executor:
         job: Job,
         output: Any,
         action: str | None,
-        taken: tuple[str, ...],
+        routing: Routing,
         ctx: StepContext,
         started: float,
         token: int | None,
         fallback: str | None = None,
     ) -> StepRecord:
         writes = ctx.context.writes
-        record = StepRecord("done", node.id, output, action, taken, job.attempt, fallback)
+        record = StepRecord(
+            "done", node.id, output, action, routing.skipped, routing.looped, job.attempt, fallback
+        )
         event = StepCompleted(
             at=self.clock(),
             step_id=job.step_id,
@@ -177,7 +187,8 @@ class Executor:
             attempt=job.attempt,
             output=output,
             action=action,
-            taken=taken,
+            skipped=routing.skipped,
+            looped=routing.looped,
             context=writes,
             started_at=started,
             fallback=fallback,
@@ -244,7 +255,7 @@ class Executor:
             parts = {}
             for sid, edge in preds.items():
                 rec = records.get(sid)
-                if rec is None or rec.status != "done" or edge.target not in rec.taken:
+                if rec is None or rec.status != "done" or edge.target in rec.skipped:
                     continue
                 out = rec.output
                 if edge.transform is not None:
@@ -305,7 +316,7 @@ class Executor:
         output: Any,
         action: str | None,
         ctx: StepContext,
-    ) -> tuple[str, ...]:
+    ) -> Routing:
         """The targets of the edges this completion takes (decided once, then recorded)."""
         variables: dict[str, Any] | None = None
         if node.route_keys:
@@ -329,10 +340,11 @@ class Executor:
                         f"loop {lp.head} -> {lp.tail} reached max_iterations "
                         f"({lp.back_edge.max_iterations})"
                     )
-                return (lp.head,)
-        taken = []
+                return Routing((), looped=True)
+        skipped = []
         for e in node.out_edges:
             if e.action is not None and e.action != action:
+                skipped.append(e.target)
                 continue
             if e.condition is not None:
                 if variables is None:
@@ -343,9 +355,8 @@ class Executor:
                         "iteration": iteration,
                     }
                 if not _truthy(e.condition.evaluate(variables), e.condition.source):
-                    continue
-            taken.append(e.target)
-        return tuple(taken)
+                    skipped.append(e.target)
+        return Routing(tuple(skipped))
 
     async def route(
         self,
@@ -386,7 +397,7 @@ class Executor:
             src = n.step_id(it)
             lp = n.loop
             if lp is not None and lp.tail == n.id:
-                if rec.status == "done" and lp.head in rec.taken:
+                if rec.status == "done" and rec.looped:
                     head = reg.nodes[lp.head]
                     if head.step_id(it + 1) not in resolved:
                         jobs.append(self.job(reg, run_id, head, it + 1, src))
@@ -394,10 +405,11 @@ class Executor:
                 # The loop exits: its last node is resolved under its plain id too.
                 rec = await self.resolve_alias(run_id, n, rec)
                 src = n.id
+            skipped = frozenset(rec.skipped) if len(rec.skipped) > 4 else rec.skipped
             for e in n.out_edges:
                 t = reg.nodes[e.target]
                 t_it = it if t.loop is not None and t.loop is n.loop else 0
-                taken = rec.status == "done" and e.target in rec.taken
+                taken = rec.status == "done" and e.target not in skipped
                 if len(t.preds) == 1:
                     decision = JoinDecision.RUN if taken else JoinDecision.SKIP
                 else:
@@ -438,7 +450,8 @@ class Executor:
                 attempt=rec.attempt,
                 output=rec.output,
                 action=rec.action,
-                taken=rec.taken,
+                skipped=rec.skipped,
+                looped=rec.looped,
             )
         return await self.store.resolve_step(run_id, node.id, rec, event)
 
@@ -544,7 +557,7 @@ class Executor:
             raw = await self.call(fb, fctx, token)
             output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
             self.check_size(output, "output")
-            taken = await self.decide(reg, header, node, job.iteration, output, action, fctx)
+            routing = await self.decide(reg, header, node, job.iteration, output, action, fctx)
         except StepCancelled:
             return None
         except Exception as exc:
@@ -561,7 +574,7 @@ class Executor:
             )
             return None
         return await self.complete(
-            header, node, job, output, action, taken, fctx, started, token, fallback=fb.id
+            header, node, job, output, action, routing, fctx, started, token, fallback=fb.id
         )
 
     async def fail_run(self, run_id: str, error: str, step_id: str | None) -> None:

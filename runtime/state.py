@@ -31,7 +31,8 @@ class StepState:
     node: str
     output: Any = None
     action: str | None = None
-    taken: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    looped: bool = False
     attempts: int = 0
     last_error: str | None = None
     fallback: str | None = None
@@ -73,7 +74,8 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
                     event.node,
                     event.output,
                     event.action,
-                    tuple(event.taken),
+                    tuple(event.skipped),
+                    event.looped,
                     event.attempt,
                     prev.last_error if prev else None,
                     event.fallback,

@@ -27,15 +27,17 @@ class RunStarted(_Event, tag="run_started", frozen=True):
 
 
 class StepCompleted(_Event, tag="step_completed", frozen=True):
-    """A step finished. ``taken`` lists the target nodes of the edges it took,
-    decided once here so that every replay routes identically."""
+    """A step finished. ``skipped`` lists the targets of the edges it did not take
+    (every other outgoing edge was taken) and ``looped`` says a loop's last node went
+    back to the loop's start: decided once here, so every replay routes identically."""
 
     step_id: str
     node: str
     attempt: int
     output: Any = None
     action: str | None = None
-    taken: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    looped: bool = False
     context: dict[str, Any] = {}
     started_at: float = 0.0
     fallback: str | None = None
@@ -108,7 +110,8 @@ class StepRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     node: str
     output: Any = None
     action: str | None = None
-    taken: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    looped: bool = False
     attempt: int = 0
     fallback: str | None = None
 
