@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -132,6 +133,10 @@ class Engine:
         self.redelivery_delay = 1.0
         self.clock = clock
         self._workers: list[asyncio.Task[None]] = []
+        self._timer_task: asyncio.Task[None] | None = None
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self.timer_interval = 0.1
 
     async def register(self, registry: Registry) -> Registry:
         await self.backend.blueprints.put_blueprint(registry.blueprint)
@@ -225,16 +230,59 @@ class Engine:
     # -- workers -------------------------------------------------------------------------
 
     def start_workers(self) -> None:
+        """Consume jobs with ``concurrency`` workers; poll due timers if the backend's
+        timers need polling (durable timers in a database)."""
         if not self._workers:
             self._workers = [
                 asyncio.create_task(self._work(), name=f"legato-worker-{i}")
                 for i in range(self.concurrency)
             ]
+            if hasattr(self.backend.timers, "fire_due"):
+                self._timer_task = asyncio.create_task(self._poll_timers(), name="legato-timers")
 
     async def _work(self) -> None:
         async for delivery in self.backend.bus.consume():
-            await self.process(delivery.job)
-            await delivery.ack()
+            self._busy += 1
+            self._idle.clear()
+            try:
+                await self.process(delivery.job)
+                await delivery.ack()
+            finally:
+                self._busy -= 1
+                if not self._busy:
+                    self._idle.set()
+
+    async def _poll_timers(self) -> None:
+        fire_due = self.backend.timers.fire_due  # type: ignore[attr-defined]
+        delay = self.timer_interval
+        while True:
+            try:
+                await fire_due(self.backend.bus)
+                delay = self.timer_interval
+            except BackendUnavailableError as exc:
+                log.warning("timers unavailable, retrying in %.1fs: %s", delay, exc)
+                delay = min(delay * 2, self.backoff_max)
+            except Exception:
+                log.exception("firing timers failed")
+            await asyncio.sleep(delay)
+
+    @property
+    def busy(self) -> int:
+        """Jobs being handled right now."""
+        return self._busy
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Stop taking jobs, let the ones in hand finish (up to ``timeout``), then close.
+        Returns False if some were still running at the deadline (they are redelivered)."""
+        pause = getattr(self.backend.bus, "pause", None)
+        if pause is not None:
+            pause()
+        if self._busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
+        finished = self._busy == 0
+        await self.close()
+        return finished
 
     async def process(self, job: Job) -> None:
         """Handle one job until its effects are recorded. A lost server is waited
@@ -285,6 +333,10 @@ class Engine:
             log.exception("could not mark run %s failed", job.run_id)
 
     async def close(self) -> None:
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            await asyncio.gather(self._timer_task, return_exceptions=True)
+            self._timer_task = None
         await self.backend.bus.close()
         for t in self._workers:
             t.cancel()

@@ -1,1 +1,5 @@
 """Redis adapters: the Coordinator (joins, leases)."""
+
+from legato.adapters.redis.coordinator import RedisCoordinator
+
+__all__ = ["RedisCoordinator"]
