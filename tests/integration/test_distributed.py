@@ -1,0 +1,126 @@
+"""The same blueprints give the same result embedded and distributed (Kafka jobs,
+Cassandra history, Redis joins), including under duplicated and redelivered jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import legato
+from legato.adapters.kafka import apply_topics
+from legato.config import Settings
+from legato.distributed import Distributed, connect
+from legato.schemas import Job
+from tests.property.dags import DagSpec, Recorder, build, dags, reference
+
+pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+INPUT = {"amount": 50, "upto": 3, "user": "bo", "extra_seats": 1, "name": "ann", "pass_mark": 10}
+
+
+@pytest.fixture(scope="module")
+def dist_settings(
+    legato_settings: Settings, cassandra_keyspace: str, kafka_bootstrap: str, redis_url: str
+) -> Settings:
+    from tests.servers import unique
+
+    name = unique("legato")
+    kafka = replace(
+        legato_settings.kafka,
+        jobs_topic=name + ".jobs",  # type: ignore[arg-type]
+        commands_topic=name + ".commands",
+        deadletter_topic=name + ".dlq",
+        partitions=4,
+        group=name,
+    )
+    apply_topics(kafka)
+    return Settings(
+        kafka,
+        replace(
+            legato_settings.cassandra,  # type: ignore[arg-type]
+            keyspace=cassandra_keyspace,
+        ),
+        replace(legato_settings.redis, prefix=name + ":"),
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def engine(dist_settings: Settings) -> AsyncIterator[legato.Engine]:
+    dist: Distributed = await connect(dist_settings)
+    eng = legato.Engine(dist.backend, concurrency=16)
+    eng.start_workers()
+    try:
+        yield eng
+    finally:
+        await eng.close()
+        await dist.close()
+
+
+@pytest.mark.parametrize("example", ["etl", "branch", "condition", "loop", "inputs"])
+async def test_examples_match_embedded(engine: legato.Engine, example: str) -> None:
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    reg = legato.compile(str(EXAMPLES / f"{example}.yaml"))
+    embedded = await legato.run(reg, INPUT, timeout=30)
+    rid = await engine.start(reg, INPUT)
+    distributed = await engine.wait(rid, timeout=60)
+    assert (distributed.status, distributed.outputs, distributed.context) == (
+        embedded.status,
+        embedded.outputs,
+        embedded.context,
+    )
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spec=dags(max_nodes=12))
+async def test_random_dags_match_the_reference(engine: legato.Engine, spec: DagSpec) -> None:
+    recorder = Recorder()
+    reg = build(spec, recorder)
+    rid = await engine.start(reg, {"low": spec.low})
+    result = await engine.wait(rid, timeout=60)
+    assert result.status == "completed", result.error
+    assert result.outputs == reference(spec)
+    calls = [node for r, node in recorder.calls if r == rid]
+    assert sorted(calls) == sorted(result.outputs)  # each reachable node ran exactly once
+
+
+async def test_redelivered_jobs_change_nothing(engine: legato.Engine) -> None:
+    flow = legato.Flow("redeliver")
+    counts: dict[str, int] = {}
+
+    async def count(ctx: legato.StepContext) -> int:
+        counts[ctx.step_id] = counts.get(ctx.step_id, 0) + 1
+        return 1
+
+    flow.node("a", count).node("j", count)
+    for b in ("b1", "b2", "b3"):
+        flow.node(b, count).edge("a", b).edge(b, "j")
+    reg = legato.compile(flow)
+    rid = await engine.start(reg, None)
+    result = await engine.wait(rid, timeout=60)
+    # Publish every job of the run again, as a crashed worker's uncommitted offsets would.
+    again = [
+        Job(rid, s, s, reg.id, reg.version, trigger="a" if s.startswith("b") else None)
+        for s in ("a", "b1", "b2", "b3", "j")
+    ]
+    await engine.backend.bus.publish(again * 2)
+    await asyncio.sleep(1.0)  # let the workers take the duplicates
+    for _ in range(100):
+        if engine.busy == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert result.status == "completed"
+    assert counts == {"a": 1, "b1": 1, "b2": 1, "b3": 1, "j": 1}
+    history = await engine.backend.store.history(rid)
+    assert sum(1 for e in history if type(e).__name__ == "StepCompleted") == 5
+    assert sum(1 for e in history if type(e).__name__ == "RunCompleted") == 1
