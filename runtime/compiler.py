@@ -456,3 +456,20 @@ def compile_blueprint(
         return _Compiler(blueprint, cat).run()
     except BlueprintError as exc:
         raise BlueprintError(exc.problems, source) from None
+
+
+class _AnyCatalog(NodeCatalog):
+    """Resolves every name to a stand-in: for reading a blueprint's structure where its
+    node code is not importable (a client starting a run)."""
+
+    def lookup(self, name: str) -> Any:
+        return _stand_in
+
+
+async def _stand_in(ctx: Any) -> Any:
+    raise RuntimeError("a structural registry cannot run nodes")
+
+
+def compile_structure(blueprint: Blueprint) -> Registry:
+    """Check and compile a blueprint's structure without importing its node code."""
+    return _Compiler(blueprint, _AnyCatalog()).run()

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from legato.runtime.compiler import compile_blueprint
+from legato.runtime.compiler import compile_blueprint, compile_structure
 from legato.runtime.context import final_context
 from legato.runtime.errors import (
     BackendUnavailableError,
@@ -144,10 +144,17 @@ class Engine:
         return registry
 
     async def start(
-        self, registry: Registry, input: Any = None, *, run_id: str | None = None
+        self,
+        registry: Registry,
+        input: Any = None,
+        *,
+        run_id: str | None = None,
+        register: bool = True,
     ) -> str:
-        """Create a run and enqueue its start steps; returns the run id."""
-        await self.register(registry)
+        """Create a run and enqueue its start steps; returns the run id. Starting an
+        existing ``run_id`` again starts nothing (idempotent)."""
+        if register:
+            await self.register(registry)
         rid = run_id or uuid.uuid4().hex
         now = self.clock()
         header = RunHeader(rid, registry.id, registry.version, "running", input, None, now, now)
@@ -162,6 +169,17 @@ class Engine:
                 ]
             )
         return rid
+
+    async def start_registered(
+        self, blueprint_id: str, version: str, input: Any = None, *, run_id: str | None = None
+    ) -> str:
+        """Start a run of a registered blueprint; this process needs none of its node code."""
+        bp = await self.backend.blueprints.get_blueprint(blueprint_id, version)
+        if bp is None:
+            raise UnknownBlueprintError(
+                f"blueprint {blueprint_id!r} version {version!r} is not registered"
+            )
+        return await self.start(compile_structure(bp), input, run_id=run_id, register=False)
 
     async def run(
         self,
@@ -187,9 +205,18 @@ class Engine:
         writes = await store.all_context(header.run_id)
         context: dict[str, Any] = {}
         if writes:
-            reg = await self.registries.get(header.blueprint_id, header.version)
-            context = final_context(reg, writes)
+            context = final_context(await self._structure(header), writes)
         return RunResult(header.run_id, header.status, outputs, header.error, context)
+
+    async def _structure(self, header: RunHeader) -> Registry:
+        """The run's registry, or its structure when this process lacks the node code."""
+        try:
+            return await self.registries.get(header.blueprint_id, header.version)
+        except UnknownBlueprintError:
+            bp = await self.backend.blueprints.get_blueprint(header.blueprint_id, header.version)
+            if bp is None:
+                raise
+            return compile_structure(bp)
 
     async def status(self, run_id: str) -> RunHeader:
         header = await self.backend.store.get_run(run_id)

@@ -192,6 +192,7 @@ class Executor:
             context=writes,
             started_at=started,
             fallback=fallback,
+            worker=self.worker_id,
         )
         cws = [ContextWrite(k, job.step_id, v) for k, v in writes.items()] if writes else ()
         return await self.store.resolve_step(header.run_id, job.step_id, record, event, cws, token)

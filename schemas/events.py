@@ -41,6 +41,7 @@ class StepCompleted(_Event, tag="step_completed", frozen=True):
     context: dict[str, Any] = {}
     started_at: float = 0.0
     fallback: str | None = None
+    worker: str = ""
 
 
 class StepFailed(_Event, tag="step_failed", frozen=True):

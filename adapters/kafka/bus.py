@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ JOB_FORMAT = b"legato.job/1"
 
 @dataclass(frozen=True, slots=True)
 class KafkaDelivery:
-    job: Job
+    job: Any  # a Job on the jobs topic; a Command on the commands topic
     partition: int
     offset: int
     bus: KafkaJobBus
@@ -64,11 +64,13 @@ class KafkaJobBus:
         topic: str | None = None,
         group: str | None = None,
         max_in_flight: int = 512,
+        decode: Callable[[bytes], Any] = _decode,
     ) -> None:
         self.settings = settings
         self.topic = topic or settings.jobs_topic
         self.group = group or settings.group
         self.max_in_flight = max_in_flight
+        self._decode = decode
         self.dead_lettered = 0
         self._producer = Producer(
             {
@@ -234,9 +236,9 @@ class KafkaJobBus:
             tracker.started(offset)
             generation = self._generation.get(partition, 0)
         try:
-            job = _decode(msg.value() or b"")
+            job = self._decode(msg.value() or b"")
         except msgspec.DecodeError as exc:
-            self._dead_letter(msg, f"undecodable job: {exc}")
+            self._dead_letter(msg, f"undecodable message: {exc}")
             with self._lock:
                 tracker.finished(offset)
             return

@@ -12,8 +12,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from legato.runtime.errors import LegatoError
+
 # Modules under legato.cli that contribute subcommands, in help order.
-_COMMAND_MODULES = ("run", "dev", "admin")
+_COMMAND_MODULES = ("run", "remote", "worker", "dev", "admin")
 
 
 class UsageError(Exception):
@@ -40,5 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"legato {args.command}: {exc}", file=sys.stderr)
         return 2
+    except LegatoError as exc:
+        from legato.config import ConfigError
+
+        print(f"legato {args.command}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 130

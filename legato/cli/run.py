@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
+from legato.config import Settings, add_config_argument, settings_from_cli
 from legato.runtime.blueprint import load_blueprint
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.errors import BlueprintError
@@ -32,6 +34,7 @@ def register(subparsers: Any) -> None:
     given.add_argument("--input-file", metavar="PATH", help="a file holding the input as JSON")
     _import_argument(run)
     run.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    add_config_argument(run)
     run.set_defaults(func=_run)
     validate = subparsers.add_parser("validate", help="check a blueprint; list every problem")
     validate.add_argument("file")
@@ -60,7 +63,14 @@ def _prepare(args: argparse.Namespace) -> None:
     for folder in (Path(args.file).resolve().parent, Path.cwd()):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
-    for name in args.imports:
+    import_modules(args.imports)
+
+
+def import_modules(names: list[str]) -> None:
+    """Import ``--import`` modules (cwd first on the path); a failure is a usage error."""
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError as exc:
@@ -96,19 +106,32 @@ def _read_input(args: argparse.Namespace) -> Any:
         raise UsageError(f"{source} is not valid JSON: {exc}") from exc
 
 
-async def run_embedded(registry: Registry, value: Any, timeout: float | None) -> dict[str, Any]:
-    """Run on the in-process backend; the one place `legato run` picks its backend."""
+async def run_here(
+    registry: Registry, value: Any, timeout: float | None, settings: Settings
+) -> dict[str, Any]:
+    """Run in this process: embedded, or as an in-process worker of a distributed
+    deployment when Kafka, Cassandra and Redis are configured."""
     from legato import Engine
 
-    async with Engine() as engine:
-        rid = await engine.start(registry, value)
+    dist = None
+    if settings.distributed:
+        from legato.distributed import connect
+
+        dist = await connect(settings)
+    engine = Engine(dist.backend if dist else None)
+    try:
         engine.start_workers()
+        rid = await engine.start(registry, value)
         try:
             result = await engine.wait(rid, timeout=timeout)
         except TimeoutError:
             await engine.cancel(rid, f"timed out after {timeout}s")
-            result = await engine.wait(rid, timeout=5)
+            result = await engine.wait(rid, timeout=30)
         return result.to_dict()
+    finally:
+        await engine.close()
+        if dist is not None:
+            await dist.close()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -116,7 +139,13 @@ def _run(args: argparse.Namespace) -> int:
     registry = _compile(args)
     if registry is None:
         return 2
-    out = asyncio.run(run_embedded(registry, value, args.timeout))
+    settings = settings_from_cli(args, os.environ)
+    if settings.partial:
+        raise UsageError(
+            "distributed mode needs all of LEGATO_KAFKA, LEGATO_CASSANDRA and "
+            "LEGATO_REDIS (or a --config with all three)"
+        )
+    out = asyncio.run(run_here(registry, value, args.timeout, settings))
     print(json.dumps(out, default=repr))
     return 0 if out["status"] == "completed" else 1
 

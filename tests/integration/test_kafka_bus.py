@@ -98,7 +98,7 @@ async def test_malformed_message_goes_to_the_dead_letter_topic(settings: KafkaSe
         assert msg is not None and msg.error() is None
         assert msg.value() == b"{not json"
         headers = dict(msg.headers() or [])
-        assert headers["legato.reason"].startswith(b"undecodable job:")
+        assert headers["legato.reason"].startswith(b"undecodable message:")
         assert headers["legato.topic"] == settings.jobs_topic.encode()
         assert headers["legato.offset"] == b"0"
     finally:

@@ -1,0 +1,131 @@
+"""`legato start | status | history | cancel | signal`: steer runs of a deployment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from legato.cli import UsageError
+from legato.config import add_config_argument, settings_from_cli
+
+
+def register(subparsers: Any) -> None:
+    start = subparsers.add_parser("start", help="start a run on the deployment")
+    start.add_argument("blueprint", help="a blueprint file (registered first) or a registered id")
+    start.add_argument("--version", default="1", help="version of a registered id (default 1)")
+    start.add_argument("--input", metavar="JSON", help="the run's input, as JSON")
+    start.add_argument("--run-id", help="an id for the run (starting it twice starts once)")
+    start.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE before compiling a file",
+    )
+    start.add_argument("--wait", action="store_true", help="wait and print the result")
+    start.add_argument("--timeout", type=float, help="with --wait: give up after S seconds")
+    start.set_defaults(func=_start)
+    for name, helptext in (
+        ("status", "print a run's header as JSON"),
+        ("history", "print a run's events, one JSON object per line"),
+    ):
+        p = subparsers.add_parser(name, help=helptext)
+        p.add_argument("run_id")
+        p.set_defaults(func=_status if name == "status" else _history)
+        add_config_argument(p)
+    cancel = subparsers.add_parser("cancel", help="cancel a run: no new step starts")
+    cancel.add_argument("run_id")
+    cancel.add_argument("--reason", default="")
+    cancel.set_defaults(func=_cancel)
+    signal = subparsers.add_parser("signal", help="send a named signal to a run")
+    signal.add_argument("run_id")
+    signal.add_argument("name")
+    signal.add_argument("--data", metavar="JSON", help="the signal's data, as JSON")
+    signal.add_argument("--key", help="the signal's key, if the wait names one")
+    signal.set_defaults(func=_signal)
+    for p in (start, cancel, signal):
+        add_config_argument(p)
+
+
+def _json_arg(text: str | None, flag: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag} is not valid JSON: {exc}") from exc
+
+
+def _with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
+    from legato.client import Client
+
+    settings = settings_from_cli(args, os.environ)
+    if not settings.distributed:
+        raise UsageError(
+            "this command talks to a deployment: set LEGATO_KAFKA, "
+            "LEGATO_CASSANDRA and LEGATO_REDIS, or pass --config"
+        )
+
+    async def go() -> Any:
+        async with await Client.connect(settings) as client:
+            return await action(client)
+
+    return asyncio.run(go())
+
+
+def _print(value: Any) -> None:
+    print(msgspec.json.encode(value).decode())
+
+
+def _start(args: argparse.Namespace) -> int:
+    value = _json_arg(args.input, "--input")
+    target: Any = args.blueprint
+    if Path(args.blueprint).suffix in (".yaml", ".yml", ".json"):
+        from legato.cli.run import import_modules
+        from legato.runtime.blueprint import load_blueprint
+        from legato.runtime.compiler import compile_structure
+
+        import_modules(args.imports)
+        target = compile_structure(load_blueprint(args.blueprint))
+
+    async def action(client: Any) -> Any:
+        rid = await client.start(target, value, version=args.version, run_id=args.run_id)
+        if not args.wait:
+            return {"run_id": rid}
+        return (await client.wait(rid, timeout=args.timeout)).to_dict()
+
+    out = _with_client(args, action)
+    _print(out)
+    return 0 if out.get("status", "completed") == "completed" else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    _print(_with_client(args, lambda c: c.status(args.run_id)))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    for event in _with_client(args, lambda c: c.history(args.run_id)):
+        _print(event)
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    done = _with_client(args, lambda c: c.cancel(args.run_id, args.reason))
+    _print({"run_id": args.run_id, "cancelled": done})
+    return 0 if done else 1
+
+
+def _signal(args: argparse.Namespace) -> int:
+    data = _json_arg(args.data, "--data")
+    kept = _with_client(args, lambda c: c.signal(args.run_id, args.name, data, key=args.key))
+    _print({"run_id": args.run_id, "signal": args.name, "kept": kept})
+    return 0

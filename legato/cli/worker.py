@@ -1,0 +1,60 @@
+"""`legato worker`: run steps for a distributed deployment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from typing import Any
+
+from legato.cli import UsageError
+from legato.cli.run import import_modules
+from legato.config import add_config_argument, settings_from_cli
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "worker",
+        help="run steps from Kafka (distributed mode)",
+        description="Consume jobs and commands; SIGTERM drains and "
+        "exits 0. Needs LEGATO_KAFKA, LEGATO_CASSANDRA "
+        "and LEGATO_REDIS (or --config).",
+    )
+    add_config_argument(p)
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE (node code); repeatable",
+    )
+    p.add_argument("--concurrency", type=int, default=64, help="jobs handled at once")
+    p.add_argument(
+        "--health-port", type=int, default=8080, help="port of /healthz and /readyz (0: none)"
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to finish jobs in hand on SIGTERM",
+    )
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from legato.worker import WorkerOptions, run_worker
+
+    settings = settings_from_cli(args, os.environ)
+    if not settings.distributed:
+        raise UsageError(
+            "a worker needs Kafka, Cassandra and Redis: set LEGATO_KAFKA, "
+            "LEGATO_CASSANDRA and LEGATO_REDIS, or pass --config"
+        )
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    import_modules(args.imports)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    options = WorkerOptions(args.concurrency, args.health_port or None, args.drain_timeout)
+    return asyncio.run(run_worker(settings, options))

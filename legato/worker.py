@@ -1,0 +1,137 @@
+"""A worker process: consumes jobs and commands, serves health probes, drains on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from legato.config import Settings
+from legato.distributed import Distributed, connect
+from legato.runtime.engine import Engine
+from legato.runtime.errors import BackendUnavailableError, LegatoError
+from legato.schemas.commands import CancelRun, Command, SendSignal, StartRun
+
+log = logging.getLogger("legato.worker")
+_decode_command = msgspec.json.Decoder(Command).decode  # type: ignore[arg-type]
+
+
+@dataclass
+class WorkerOptions:
+    concurrency: int = 64
+    health_port: int | None = 8080
+    drain_timeout: float = 30.0
+
+
+async def connect_with_backoff(settings: Settings, stop: asyncio.Event) -> Distributed | None:
+    """Connect, waiting out servers that are not up yet; None if stopped meanwhile."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await connect(settings)
+        except BackendUnavailableError as exc:
+            log.warning("servers not reachable, retrying in %.1fs: %s", delay, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay * (0.5 + random.random()))
+            delay = min(delay * 2, 30.0)
+    return None
+
+
+async def handle_command(engine: Engine, command: Any) -> None:
+    match command:
+        case StartRun():
+            await engine.start_registered(
+                command.blueprint, command.version, command.input, run_id=command.run_id
+            )
+        case SendSignal():
+            await engine.signal(command.run_id, command.name, command.data, key=command.key)
+        case CancelRun():
+            await engine.cancel(command.run_id, command.reason)
+
+
+async def consume_commands(engine: Engine, bus: Any) -> None:
+    async for delivery in bus.consume():
+        try:
+            await handle_command(engine, delivery.job)
+        except LegatoError as exc:  # unknown run or blueprint: say so, keep going
+            log.error("command %r refused: %s", delivery.job, exc)
+        await delivery.ack()
+
+
+async def serve_health(port: int, ready: Any) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = (await asyncio.wait_for(reader.readline(), 5)).decode("latin-1")
+            path = line.split(" ")[1] if line.count(" ") >= 2 else ""
+            if path == "/healthz":
+                status, body = "200 OK", "ok"
+            elif path == "/readyz":
+                status, body = (
+                    ("200 OK", "ready") if ready() else ("503 Service Unavailable", "not ready")
+                )
+            else:
+                status, body = "404 Not Found", "not found"
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: "
+                f"{len(body)}\r\nConnection: close\r\n\r\n{body}".encode()
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "0.0.0.0", port)
+
+
+async def run_worker(
+    settings: Settings, options: WorkerOptions, stop: asyncio.Event | None = None
+) -> int:
+    """Work until SIGTERM/SIGINT (or ``stop``); exit code 0 after a clean drain."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    state = {"ready": False}
+    server = None
+    if options.health_port is not None:
+        server = await serve_health(options.health_port, lambda: state["ready"])
+    dist = await connect_with_backoff(settings, stop)
+    if dist is None:
+        return 0
+    from legato.adapters.kafka import KafkaJobBus
+
+    assert settings.kafka is not None
+    engine = Engine(dist.backend, concurrency=options.concurrency)
+    engine.start_workers()
+    commands = KafkaJobBus(
+        settings.kafka,
+        topic=settings.kafka.commands_topic,
+        group=settings.kafka.group + ".commands",
+        max_in_flight=64,
+        decode=_decode_command,
+    )
+    command_task = asyncio.create_task(consume_commands(engine, commands))
+    state["ready"] = True
+    log.info("worker ready (concurrency %d)", options.concurrency)
+    await stop.wait()
+    state["ready"] = False
+    log.info("draining: finishing %d job(s) in hand", engine.busy)
+    commands.pause()
+    drained = await engine.drain(options.drain_timeout)
+    command_task.cancel()
+    await asyncio.gather(command_task, return_exceptions=True)
+    await commands.close()
+    await dist.close()
+    if server is not None:
+        server.close()
+    if not drained:
+        log.warning("drain timed out; unfinished jobs will be redelivered")
+    return 0

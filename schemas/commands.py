@@ -1,0 +1,48 @@
+"""Commands other services send to Legato as JSON on the commands topic, without
+importing Legato. Tagged by ``type``; unknown fields are ignored (rolling deploys).
+
+Example (start a run)::
+
+    {"type": "start_run", "blueprint": "etl", "version": "1", "input": {"day": "2026-11-24"}}
+
+``run_id`` may be given to make the command idempotent (a repeated start of the
+same run id starts nothing). Signals and cancellation::
+
+    {"type": "signal", "run_id": "...", "name": "approval", "data": {"approved": true}}
+    {"type": "cancel", "run_id": "...", "reason": "duplicate order"}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class StartRun(msgspec.Struct, tag="start_run", tag_field="type", frozen=True):
+    blueprint: str
+    version: str = "1"
+    input: Any = None
+    run_id: str | None = None
+
+
+class SendSignal(msgspec.Struct, tag="signal", tag_field="type", frozen=True):
+    run_id: str
+    name: str
+    data: Any = None
+    key: str | None = None
+
+
+class CancelRun(msgspec.Struct, tag="cancel", tag_field="type", frozen=True):
+    run_id: str
+    reason: str = ""
+
+
+Command = StartRun | SendSignal | CancelRun
+
+
+def command_json_schema() -> dict[str, Any]:
+    """JSON Schema of the commands (for producers in other languages)."""
+    schema: dict[str, Any] = msgspec.json.schema(Command)
+    schema["title"] = "Legato command"
+    return schema
