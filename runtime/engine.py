@@ -25,6 +25,7 @@ from legato.runtime.executor import DEFAULT_MAX_VALUE_BYTES, Executor
 from legato.runtime.nodes import NodeCatalog
 from legato.runtime.ports import BlueprintStore, Coordinator, JobBus, RunStore, Timers
 from legato.runtime.registry import Registry
+from legato.runtime.tracing import default_tracer, step_span
 from legato.runtime.waits import signal_name
 from legato.schemas import Job, RunCancelled, RunHeader, RunStarted, SignalReceived
 
@@ -111,6 +112,7 @@ class Engine:
         lease_ttl: float = 30.0,
         heartbeat_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
+        tracer: Any = None,
     ) -> None:
         self.backend = backend
         self.registries = Registries(backend.blueprints, catalog)
@@ -135,6 +137,7 @@ class Engine:
         self._workers: list[asyncio.Task[None]] = []
         self._timer_task: asyncio.Task[None] | None = None
         self._busy = 0
+        self.tracer = tracer if tracer is not None else default_tracer()
         self._idle = asyncio.Event()
         self.timer_interval = 0.1
 
@@ -162,13 +165,20 @@ class Engine:
             at=now, run_id=rid, blueprint_id=registry.id, version=registry.version, input=input
         )
         if await self.backend.store.create_run(header, event):
-            await self.backend.bus.publish(
-                [
-                    Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
-                    for n in registry.start
-                ]
-            )
+            span = (self.tracer.start_as_current_span(f"run {registry.id}",
+                                                      attributes={"legato.run_id": rid})
+                    if self.tracer is not None else contextlib.nullcontext())
+            with span:
+                await self._publish_start(registry, rid)
         return rid
+
+    async def _publish_start(self, registry: Registry, rid: str) -> None:
+        await self.backend.bus.publish(
+            [
+                Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
+                for n in registry.start
+            ]
+        )
 
     async def start_registered(
         self, blueprint_id: str, version: str, input: Any = None, *, run_id: str | None = None
@@ -272,7 +282,12 @@ class Engine:
             self._busy += 1
             self._idle.clear()
             try:
-                await self.process(delivery.job)
+                if self.tracer is None:
+                    await self.process(delivery.job)
+                else:
+                    headers = getattr(delivery, "headers", None)
+                    with step_span(self.tracer, delivery.job, headers):
+                        await self.process(delivery.job)
                 await delivery.ack()
             finally:
                 self._busy -= 1

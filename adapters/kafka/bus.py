@@ -34,6 +34,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from legato.adapters.kafka.offsets import PartitionOffsets
 from legato.config import KafkaSettings
 from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.tracing import carrier
 from legato.schemas import Job
 
 log = logging.getLogger("legato.kafka")
@@ -49,6 +50,7 @@ class KafkaDelivery:
     offset: int
     bus: KafkaJobBus
     generation: int
+    headers: dict[str, str] | None = None
 
     async def ack(self) -> None:
         self.bus._ack(self.partition, self.offset, self.generation)
@@ -119,14 +121,12 @@ class KafkaJobBus:
 
             return done
 
+        headers: list[tuple[str, bytes]] = [("format", JOB_FORMAT)]
+        trace_headers = carrier()
+        if trace_headers:
+            headers += [(k, v.encode()) for k, v in trace_headers.items()]
         for job, fut in zip(jobs, futures, strict=True):
-            self._produce(
-                self.topic,
-                _encode(job),
-                job.run_id.encode(),
-                [("format", JOB_FORMAT)],
-                callback(fut),
-            )
+            self._produce(self.topic, _encode(job), job.run_id.encode(), headers, callback(fut))
         await asyncio.gather(*futures)
 
     def _produce(
@@ -244,7 +244,8 @@ class KafkaJobBus:
             return
         self._slots.acquire()
         loop.call_soon_threadsafe(
-            queue.put_nowait, KafkaDelivery(job, partition, offset, self, generation)
+            queue.put_nowait,
+            KafkaDelivery(job, partition, offset, self, generation, _trace_headers(msg)),
         )
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
@@ -312,6 +313,15 @@ class KafkaJobBus:
             await loop.run_in_executor(None, self._consumer_thread.join, 30)
         await loop.run_in_executor(None, self._producer.flush, 10)
         await loop.run_in_executor(None, self._poller.join, 5)
+
+
+def _trace_headers(msg: Message) -> dict[str, str] | None:
+    found = {
+        k: v.decode("latin-1")
+        for k, v in (msg.headers() or ())
+        if k in ("traceparent", "tracestate") and v is not None
+    }
+    return found or None
 
 
 def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from legato.runtime.ports import JoinDecision
+from legato.runtime.tracing import carrier
 from legato.schemas import Job
 
 
@@ -92,6 +93,7 @@ class MemoryCoordinator:
 @dataclass(frozen=True, slots=True)
 class MemoryDelivery:
     job: Job
+    headers: dict[str, str] | None = None
 
     async def ack(self) -> None:
         return None
@@ -101,14 +103,19 @@ class MemoryJobBus:
     """An asyncio queue. Several consumers may read it at once."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Job | MemoryDelivery | None] = asyncio.Queue()
         self._closed = False
         self.published = 0
 
     async def publish(self, jobs: Sequence[Job]) -> None:
         put = self._queue.put_nowait
-        for job in jobs:
-            put(job)
+        headers = carrier()
+        if headers is None:
+            for job in jobs:
+                put(job)
+        else:
+            for job in jobs:
+                put(MemoryDelivery(job, headers))
         self.published += len(jobs)
 
     async def consume(self) -> AsyncIterator[MemoryDelivery]:
@@ -118,7 +125,7 @@ class MemoryJobBus:
             if job is None:
                 self._queue.put_nowait(None)  # wake the next consumer too
                 return
-            yield MemoryDelivery(job)
+            yield job if isinstance(job, MemoryDelivery) else MemoryDelivery(job)
 
     async def close(self) -> None:
         self._closed = True

@@ -124,3 +124,35 @@ async def test_redelivered_jobs_change_nothing(engine: legato.Engine) -> None:
     history = await engine.backend.store.history(rid)
     assert sum(1 for e in history if type(e).__name__ == "StepCompleted") == 5
     assert sum(1 for e in history if type(e).__name__ == "RunCompleted") == 1
+
+
+async def test_one_trace_follows_a_run_through_kafka(dist_settings: Settings) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def one(ctx: legato.StepContext) -> int:
+        return 1
+
+    dist = await connect(dist_settings)
+    eng = legato.Engine(dist.backend, tracer=provider.get_tracer("test"))
+    try:
+        flow = legato.Flow("traced").node("a", one).node("b", one).node("c", one)
+        result = await eng.run(legato.compile(flow.edge("a", "b").edge("b", "c")), None, timeout=60)
+    finally:
+        await eng.close()
+        await dist.close()
+    spans = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.attributes and s.attributes.get("legato.run_id") == result.run_id
+    ]
+    steps = {s.attributes["legato.step_id"]: s for s in spans if s.name.startswith("step ")}
+    assert set(steps) == {"a", "b", "c"}
+    assert len({s.context.trace_id for s in spans}) == 1
+    assert steps["c"].parent is not None
+    assert steps["c"].parent.span_id == steps["b"].context.span_id

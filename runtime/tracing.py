@@ -1,0 +1,59 @@
+"""OpenTelemetry: one span per handled job; W3C ``traceparent`` carried with jobs.
+
+A bus captures ``carrier()`` when it publishes (Kafka: message headers) and hands
+it back with the delivery; the worker opens the step's span under it, so one
+trace follows a run across workers. Without a tracer everything here is a
+no-op costing one check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from legato.schemas import Job
+
+
+def carrier() -> dict[str, str] | None:
+    """The current trace context as headers, or None outside a recording span."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
+
+
+def default_tracer() -> trace.Tracer | None:
+    """The global tracer if an SDK provider is configured, else None (tracing off)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return provider.get_tracer("legato")
+
+
+@contextlib.contextmanager
+def step_span(
+    tracer: trace.Tracer | None, job: Job, headers: Mapping[str, str] | None
+) -> Iterator[None]:
+    if tracer is None:
+        yield
+        return
+    token = otel_context.attach(propagate.extract(headers)) if headers else None
+    try:
+        with tracer.start_as_current_span(
+            f"step {job.node}",
+            attributes={
+                "legato.run_id": job.run_id,
+                "legato.step_id": job.step_id,
+                "legato.node": job.node,
+                "legato.attempt": job.attempt,
+                "legato.blueprint": f"{job.blueprint}@{job.version}",
+            },
+        ):
+            yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
