@@ -11,4 +11,4 @@ for f in "$root"/legato/*; do ln -s "$f" "$tmp/legato/"; done
 for d in runtime schemas adapters reconciler cql; do ln -s "$root/$d" "$tmp/legato/$d"; done
 cd "$tmp"
 MYPYPATH="$tmp" mypy --config-file "$root/pyproject.toml" --cache-dir "$root/.mypy_cache" \
-  -p legato.runtime -p legato.schemas "$@"
+  -p legato.runtime -p legato.schemas -p legato.reconciler "$@"

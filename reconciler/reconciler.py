@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from legato.reconciler.resume import resume_run
+from legato.runtime.engine import Engine
 from legato.runtime.errors import LegatoError
-from legato.runtime.executor import Executor
 
 log = logging.getLogger("legato.reconciler")
 
@@ -34,13 +34,14 @@ class Reconciler:
 
     def __init__(
         self,
-        executor: Executor,
+        engine: Engine,
         *,
         stalled_after: float = 60.0,
         limit: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.executor = executor
+        self.engine = engine
+        self.executor = engine.executor
         self.stalled_after = stalled_after
         self.limit = limit
         self.clock = clock
@@ -54,7 +55,8 @@ class Reconciler:
                 continue
             stats.stalled += 1
             try:
-                outcome = await resume_run(self.executor, header, now=now)
+                reg = await self.engine.structure(header)
+                outcome = await resume_run(self.executor, header, reg, now=now)
             except LegatoError as exc:
                 stats.errors += 1
                 log.error("cannot resume run %s: %s", header.run_id, exc)

@@ -3,8 +3,9 @@
 The reconciler does not reimplement routing: it re-drives every resolved step
 through the executor's own ``route_jobs`` (arrivals are idempotent, so this
 also rebuilds join state that Redis lost), publishes the steps that should run
-but are neither resolved nor waiting on a live retry timer, and finishes runs
-whose outcome is already decided by the history.
+but are neither resolved nor waiting on a live timer, and finishes runs whose
+outcome is already decided by the history. It needs the blueprint's structure
+only, not its node code.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from legato.runtime.executor import Executor
 from legato.runtime.registry import Registry
-from legato.schemas import Job, RunHeader, StepFailed, StepRecord
+from legato.schemas import Job, RunHeader, StepFailed, StepRecord, StepWaiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +52,22 @@ def _real_steps(reg: Registry, steps: dict[str, StepRecord]) -> list[tuple[str, 
 
 
 async def resume_run(
-    executor: Executor, header: RunHeader, *, now: float, retry_grace: float = 30.0
+    executor: Executor, header: RunHeader, reg: Registry, *, now: float, retry_grace: float = 30.0
 ) -> Resumption:
     """Bring a running run forward from its history (idempotent)."""
     store = executor.store
     run_id = header.run_id
-    reg = await executor.registries.get(header.blueprint_id, header.version)
     steps = await store.all_steps(run_id)
     pending: dict[str, _Pending] = {}
+    waiting: dict[str, float | None] = {}
     for event in await store.history(run_id):
         if isinstance(event, StepFailed) and event.step_id not in steps:
             pending[event.step_id] = _Pending(event.attempt, event.retry_at, event.node)
-    for step_id, p in pending.items():
-        gave_up = p.retry_at is None and reg.nodes[p.node].fallback is None
-        if p.node in reg.fallbacks or gave_up:
+        elif isinstance(event, StepWaiting) and event.step_id not in steps:
+            waiting[event.step_id] = event.until
+    for step_id, failure in pending.items():
+        gave_up = failure.retry_at is None and reg.nodes[failure.node].fallback is None
+        if failure.node in reg.fallbacks or gave_up:
             await executor.fail_run(
                 run_id, f"step {step_id} failed (recovered from history)", step_id
             )
@@ -81,18 +84,22 @@ async def resume_run(
     out = []
     for sid, job in jobs.items():
         p = pending.get(sid)
-        if p is None:
+        if sid in waiting:
+            until = waiting[sid]
+            if until is not None and until + retry_grace <= now:  # its timer was lost
+                out.append(_with(job, job.attempt, until))
+        elif p is None:
             out.append(job)
         elif p.retry_at is None:  # failed for good, its fallback had not run: run it again
-            out.append(_with_attempt(job, p.attempt))
+            out.append(_with(job, p.attempt, None))
         elif p.retry_at + retry_grace <= now:  # its retry timer was lost
-            out.append(_with_attempt(job, p.attempt + 1))
+            out.append(_with(job, p.attempt + 1, None))
     if out:
         await executor.bus.publish(out)
     return Resumption(run_id, len(out))
 
 
-def _with_attempt(job: Job, attempt: int) -> Job:
+def _with(job: Job, attempt: int, deadline: float | None) -> Job:
     return Job(
         job.run_id,
         job.step_id,
@@ -102,4 +109,5 @@ def _with_attempt(job: Job, attempt: int) -> Job:
         job.iteration,
         attempt,
         job.trigger,
+        deadline,
     )

@@ -215,10 +215,10 @@ class Engine:
         writes = await store.all_context(header.run_id)
         context: dict[str, Any] = {}
         if writes:
-            context = final_context(await self._structure(header), writes)
+            context = final_context(await self.structure(header), writes)
         return RunResult(header.run_id, header.status, outputs, header.error, context)
 
-    async def _structure(self, header: RunHeader) -> Registry:
+    async def structure(self, header: RunHeader) -> Registry:
         """The run's registry, or its structure when this process lacks the node code."""
         try:
             return await self.registries.get(header.blueprint_id, header.version)

@@ -86,7 +86,7 @@ async def test_lost_jobs_are_resumed_and_nothing_runs_twice(seed: int) -> None:
     async with legato.Engine(backend) as engine:
         engine.start_workers()
         run_ids = [await engine.start(reg, 0) for _ in range(5)]
-        reconciler = Reconciler(engine.executor, stalled_after=0)
+        reconciler = Reconciler(engine, stalled_after=0)
         passes = 0
         while passes < 50:
             await settle(bus)
@@ -115,7 +115,7 @@ async def test_lost_join_state_is_rebuilt_from_history() -> None:
         rid = await engine.start(reg, 0)
         bus.drop = 0.0
         await settle(bus)  # 'a' was dropped at start: nothing ran yet
-        stats = await Reconciler(engine.executor, stalled_after=0).run_once()
+        stats = await Reconciler(engine, stalled_after=0).run_once()
         assert (stats.scanned, stats.stalled, stats.resumed, stats.jobs) == (1, 1, 1, 1)
         bus.drop = 1.0  # b1..b3 run, but their successor job is lost
         await settle(bus)
@@ -123,7 +123,7 @@ async def test_lost_join_state_is_rebuilt_from_history() -> None:
         bus.drop = 0.0
         assert (await backend.store.get_run(rid)).status == "running"  # type: ignore[union-attr]
         for _ in range(10):
-            await Reconciler(engine.executor, stalled_after=0).run_once()
+            await Reconciler(engine, stalled_after=0).run_once()
             await settle(bus)
             if not await backend.store.list_active():
                 break
@@ -140,7 +140,7 @@ async def test_fresh_runs_are_not_touched() -> None:
     backend, _, _ = lossy_backend(drop=1.0, seed=0)
     async with legato.Engine(backend) as engine:
         await engine.start(reg, 0)
-        stats = await Reconciler(engine.executor, stalled_after=3600).run_once()
+        stats = await Reconciler(engine, stalled_after=3600).run_once()
     assert stats.to_dict() == {
         "scanned": 1,
         "stalled": 0,

@@ -1,0 +1,77 @@
+"""`legato reconcile --once | --loop`: resume stalled runs (a Kubernetes CronJob)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import re
+from typing import Any
+
+from legato.cli import UsageError
+from legato.config import add_config_argument, settings_from_cli
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def duration(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``1h``, ``500ms`` as seconds."""
+    m = _DURATION.match(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90s, 5m, 1h)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "reconcile",
+        help="resume stalled runs from their history",
+        description="Find runs without progress for --stalled-after and resume them. "
+        "Prints JSON stats (scanned, stalled, resumed, failed, jobs, errors); "
+        "exits 1 if a run could not be resumed.",
+    )
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--once", action="store_true", help="one pass, then exit (CronJob)")
+    mode.add_argument("--loop", action="store_true", help="a pass every --interval")
+    p.add_argument(
+        "--stalled-after",
+        type=duration,
+        default=60.0,
+        metavar="DURATION",
+        help="no progress for this long means stalled (default 60s)",
+    )
+    p.add_argument("--interval", type=duration, default=30.0, metavar="DURATION")
+    add_config_argument(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = settings_from_cli(args, os.environ)
+    if not settings.distributed:
+        raise UsageError(
+            "the reconciler works on a deployment: set LEGATO_KAFKA, "
+            "LEGATO_CASSANDRA and LEGATO_REDIS, or pass --config"
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return asyncio.run(_passes(settings, args))
+
+
+async def _passes(settings: Any, args: argparse.Namespace) -> int:
+    from legato.distributed import connect
+    from legato.reconciler import Reconciler
+    from legato.runtime.engine import Engine
+
+    dist = await connect(settings)
+    try:
+        reconciler = Reconciler(Engine(dist.backend), stalled_after=args.stalled_after)
+        while True:
+            stats = await reconciler.run_once()
+            print(json.dumps(stats.to_dict()), flush=True)
+            if args.once:
+                return 1 if stats.errors else 0
+            await asyncio.sleep(args.interval)
+    finally:
+        await dist.close()
