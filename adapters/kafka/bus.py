@@ -204,7 +204,12 @@ class KafkaJobBus:
                 self._slots.release()
                 batch_size = min(100, max(1, self.max_in_flight))
                 try:
-                    messages = consumer.consume(batch_size, timeout=0.05)
+                    # consume() waits for a full batch or its timeout: poll one message
+                    # with a timeout, then take whatever else is already fetched.
+                    first = consumer.poll(0.05)
+                    messages = [first] if first is not None else []
+                    if first is not None and batch_size > 1:
+                        messages += consumer.consume(batch_size - 1, timeout=0)
                 except KafkaException as exc:
                     log.warning("Kafka consume failed, retrying: %s", exc)
                     time.sleep(0.5)
