@@ -43,7 +43,14 @@ def register(subparsers: Any) -> None:
     graph = subparsers.add_parser("graph", help="print a blueprint as a Mermaid flowchart")
     graph.add_argument("file")
     graph.set_defaults(func=_graph)
-    schema = subparsers.add_parser("jsonschema", help="print the JSON Schema of blueprints")
+    schema = subparsers.add_parser(
+        "jsonschema", help="print the JSON Schema of blueprints (or commands)"
+    )
+    schema.add_argument(
+        "--commands",
+        action="store_true",
+        help="the commands other services send on the commands topic",
+    )
     schema.set_defaults(func=_jsonschema)
 
 
@@ -171,6 +178,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _jsonschema(args: argparse.Namespace) -> int:
     from legato.schemas.blueprint import blueprint_json_schema
+    from legato.schemas.commands import command_json_schema
 
-    print(json.dumps(blueprint_json_schema(), indent=2, sort_keys=True))
+    schema = command_json_schema() if args.commands else blueprint_json_schema()
+    print(json.dumps(schema, indent=2, sort_keys=True))
     return 0

@@ -172,3 +172,18 @@ def test_jsonschema_matches_the_committed_file(capsys: pytest.CaptureFixture[str
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["frobnicate"]) == 2
+
+
+def test_commands_jsonschema_matches_the_committed_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import msgspec
+
+    from legato.schemas.commands import Command, StartRun
+
+    assert main(["jsonschema", "--commands"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    committed = Path(__file__).resolve().parents[2] / "schemas" / "command.schema.json"
+    assert printed == json.loads(committed.read_text())
+    example = b'{"type": "start_run", "blueprint": "etl", "input": {"day": 1}, "extra": 0}'
+    assert msgspec.json.decode(example, type=Command) == StartRun("etl", "1", {"day": 1})
