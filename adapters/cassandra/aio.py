@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
-from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra import CoordinationFailure, OperationTimedOut, Timeout, Unavailable
 from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
+from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage
 
 from legato.runtime.errors import BackendUnavailableError
 
+# Transient: the cluster (or enough replicas) cannot answer now. ``Timeout`` covers
+# read and write timeouts, including a lightweight transaction whose outcome is
+# unknown: callers retry, and first-wins conditions make the retry safe.
 _UNAVAILABLE = (
     NoHostAvailable,
     OperationTimedOut,
     Unavailable,
-    ReadTimeout,
-    WriteTimeout,
+    Timeout,
+    CoordinationFailure,
+    ConnectionException,
+    OverloadedErrorMessage,
+    IsBootstrappingErrorMessage,
     ConnectionError,
 )
+
+
+_KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+
+
+def check_keyspace(name: str) -> str:
+    """``name`` if it is a valid keyspace name (it is pasted into CQL text)."""
+    if not _KEYSPACE.match(name):
+        raise ValueError(f"invalid keyspace name {name!r}")
+    return name
+
+
+async def prepare_all(session: Any, cql: dict[str, str]) -> dict[str, Any]:
+    """Prepare statements by name in a thread (the driver's ``prepare`` blocks)."""
+
+    def prepare() -> dict[str, Any]:
+        return {name: session.prepare(text) for name, text in cql.items()}
+
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, prepare)
+    except _UNAVAILABLE as exc:
+        raise BackendUnavailableError(f"Cassandra: {exc}") from exc
 
 
 async def execute(session: Any, statement: Any, params: Any = None) -> list[Any]:

@@ -21,12 +21,21 @@ def consistency(name: str) -> int:
         raise ConfigError(f"unknown Cassandra consistency level {name!r}") from None
 
 
+def serial_consistency(name: str) -> int:
+    local = name.upper().startswith("LOCAL_")
+    return int(ConsistencyLevel.LOCAL_SERIAL if local else ConsistencyLevel.SERIAL)
+
+
 def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Cluster, Any]:
     """A connected (cluster, session) pair; raises ``BackendUnavailableError``."""
     policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc))
     profile = ExecutionProfile(
         load_balancing_policy=policy,
         consistency_level=consistency(settings.consistency),
+        # Lightweight transactions (first resolution wins, finish from running) use
+        # Paxos at the serial level matching the configured one: local to the DC
+        # for LOCAL_* levels, so a run's writes never wait on another DC.
+        serial_consistency_level=serial_consistency(settings.consistency),
         request_timeout=timeout,
     )
     kwargs: dict[str, Any] = {}

@@ -1,12 +1,24 @@
-"""RunStore and BlueprintStore on Cassandra (tables in ``cql/0001_runs.cql``).
+"""RunStore and BlueprintStore on Cassandra (tables in ``cql/``).
 
 One partition per run: the header in static columns, then rows by ``kind``
 (0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter). A step's
-writes go in one single-partition batch, conditional on the step record not
-existing yet (a lightweight transaction), so the first resolution wins and the
-batch is atomic and isolated. Steps read only the rows they need. Fencing
-tokens are checked by the Coordinator's leases; here the first-wins condition
-makes a late write from a fenced-out worker a no-op.
+writes (record, event, context writes, ``updated_at``) go in one single-partition
+batch, conditional on the step record not existing yet and on the run existing
+(a lightweight transaction), so the first resolution wins and the batch is atomic
+and isolated. Steps read only the rows they need (``get_steps``/``get_context``
+by clustering key), so their cost does not grow with the length of the run.
+
+Fencing: the store does not compare ``fence`` tokens. Tokens live in Redis, and
+the store would learn of a newer token only from an extra write per lease
+acquisition. Instead a worker whose lease was lost learns it from its heartbeat
+(``renew_lease``) and is cancelled, and the first-wins condition makes any late
+write of a fenced-out worker a no-op that returns the winning record: a step has
+exactly one record whichever worker wrote it.
+
+Running runs are indexed by minute bucket of their start (``cql/0002``): the
+index row is written before the run (so a run is never unindexed) and deleted
+when it finishes; ``list_active`` reads only buckets that may still hold running
+runs and drops drained buckets and stale rows as it goes.
 """
 
 from __future__ import annotations
@@ -14,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +33,7 @@ from typing import Any
 import msgspec
 from cassandra.query import BatchStatement, BatchType
 
-from legato.adapters.cassandra.aio import execute
+from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
 from legato.runtime.errors import RunNotFoundError
 from legato.schemas import (
     Blueprint,
@@ -37,13 +48,18 @@ from legato.schemas import (
 )
 
 EVENT, STEP, CONTEXT, SIGNAL, WAITER = 0, 1, 2, 3, 4
-ACTIVE_SHARDS = 16
+BUCKET_SECONDS = 60
+# A bucket this many buckets old is no longer written by a create_run in flight (a
+# create writes its index row before the run; clocks may disagree by a few seconds).
+GRACE_BUCKETS = 10
+_LOOKUPS = 32  # concurrent header reads in list_active
 
 _enc = msgspec.msgpack.Encoder()
 _dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_job = msgspec.msgpack.Decoder(Job)
 _dec_any = msgspec.msgpack.Decoder()
+_last_ns = 0
 
 
 def _ts(seconds: float) -> datetime:
@@ -57,55 +73,66 @@ def _secs(value: datetime | None) -> float:
 
 
 def _seq() -> str:
-    """Sortable, unique event keys: nanoseconds then random bits."""
-    return f"{time.time_ns():020d}{os.urandom(4).hex()}"
+    """Sortable, unique event keys: nanoseconds (never going back within a process)
+    then random bits (unique across processes)."""
+    global _last_ns
+    _last_ns = max(time.time_ns(), _last_ns + 1)
+    return f"{_last_ns:020d}{os.urandom(4).hex()}"
 
 
-def shard(run_id: str) -> int:
-    return zlib.crc32(run_id.encode()) % ACTIVE_SHARDS
+def bucket(seconds: float) -> int:
+    """The minute bucket of a unix time."""
+    return int(seconds // BUCKET_SECONDS)
 
 
 _STATICS = "blueprint_id, blueprint_version, input, status, error, created_at, updated_at"
 
-_CQL = {
-    "create": f"INSERT INTO runs (run_id, {_STATICS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "IF NOT EXISTS",
-    "row": "INSERT INTO runs (run_id, kind, k1, k2, data) VALUES (?, ?, ?, ?, ?)",
-    "row_once": "INSERT INTO runs (run_id, kind, k1, k2, data) VALUES (?, ?, ?, ?, ?) "
-    "IF NOT EXISTS",
-    "touch": "UPDATE runs SET updated_at = ? WHERE run_id = ?",
-    "finish": "UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE run_id = ? "
-    "IF status = 'running'",
-    "header": f"SELECT DISTINCT run_id, {_STATICS} FROM runs WHERE run_id = ?",
-    "rows_in": "SELECT k1, k2, data FROM runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
-    "rows_one": "SELECT k1, k2, data FROM runs WHERE run_id = ? AND kind = ? AND k1 = ?",
-    "rows_all": "SELECT k1, k2, data FROM runs WHERE run_id = ? AND kind = ?",
-    "active_add": "INSERT INTO active_runs (shard, run_id, created_at) VALUES (?, ?, ?)",
-    "active_del": "DELETE FROM active_runs WHERE shard = ? AND run_id = ?",
-    "active_list": "SELECT run_id FROM active_runs WHERE shard = ?",
-    "bp_put": "INSERT INTO blueprints (id, version, body, created_at) VALUES (?, ?, ?, ?) "
-    "IF NOT EXISTS",
-    "bp_get": "SELECT body FROM blueprints WHERE id = ? AND version = ?",
-}
+
+def statements(ks: str) -> dict[str, str]:
+    """Every CQL statement of the store, qualified with keyspace ``ks``."""
+    check_keyspace(ks)
+    return {
+        "create": f"INSERT INTO {ks}.runs (run_id, {_STATICS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "IF NOT EXISTS",
+        "row": f"INSERT INTO {ks}.runs (run_id, kind, k1, k2, data) VALUES (?, ?, ?, ?, ?)",
+        "row_once": f"INSERT INTO {ks}.runs (run_id, kind, k1, k2, data) VALUES (?, ?, ?, ?, ?) "
+        "IF NOT EXISTS",
+        "touch": f"UPDATE {ks}.runs SET updated_at = ? WHERE run_id = ?",
+        # The run must exist: a conditional batch may hold conditions on several rows
+        # of its partition, and this one rides on the step row's Paxos round.
+        "touch_if": f"UPDATE {ks}.runs SET updated_at = ? WHERE run_id = ? IF blueprint_id != null",
+        "finish": f"UPDATE {ks}.runs SET status = ?, error = ?, updated_at = ? WHERE run_id = ? "
+        "IF status = 'running'",
+        "header": f"SELECT DISTINCT run_id, {_STATICS} FROM {ks}.runs WHERE run_id = ?",
+        "rows_in": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
+        "rows_one": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ?",
+        "rows_all": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ?",
+        "active_add": f"INSERT INTO {ks}.active_by_minute (bucket, run_id) VALUES (?, ?)",
+        "active_del": f"DELETE FROM {ks}.active_by_minute WHERE bucket = ? AND run_id = ?",
+        "active_list": f"SELECT run_id FROM {ks}.active_by_minute WHERE bucket = ?",
+        "buckets_add": f"INSERT INTO {ks}.active_buckets (shard, bucket) VALUES (0, ?)",
+        "buckets_del": f"DELETE FROM {ks}.active_buckets WHERE shard = 0 AND bucket = ?",
+        "buckets_list": f"SELECT bucket FROM {ks}.active_buckets WHERE shard = 0",
+        "bp_put": f"INSERT INTO {ks}.blueprints (id, version, body, created_at) "
+        "VALUES (?, ?, ?, ?) IF NOT EXISTS",
+        "bp_get": f"SELECT body FROM {ks}.blueprints WHERE id = ? AND version = ?",
+    }
 
 
 class CassandraRunStore:
     """The run history in Cassandra. Build with ``await CassandraRunStore.open(...)``."""
 
-    def __init__(self, session: Any, keyspace: str, statements: dict[str, Any]) -> None:
+    def __init__(self, session: Any, keyspace: str, prepared: dict[str, Any]) -> None:
         self.session = session
         self.keyspace = keyspace
-        self._q = statements
+        self._q = prepared
 
     @classmethod
     async def open(cls, session: Any, keyspace: str) -> CassandraRunStore:
-        loop = asyncio.get_running_loop()
-
-        def prepare() -> dict[str, Any]:
-            session.set_keyspace(keyspace)
-            return {name: session.prepare(cql) for name, cql in _CQL.items()}
-
-        return cls(session, keyspace, await loop.run_in_executor(None, prepare))
+        """Prepare every statement (in a thread: preparing blocks)."""
+        cql = statements(keyspace)
+        prepared = await prepare_all(session, cql)
+        return cls(session, keyspace, prepared)
 
     async def _run(self, name: str, params: Sequence[Any]) -> list[Any]:
         return await execute(self.session, self._q[name], params)
@@ -116,6 +143,12 @@ class CassandraRunStore:
     # -- runs ----------------------------------------------------------------------------
 
     async def create_run(self, header: RunHeader, event: RunStarted) -> bool:
+        b = bucket(header.created_at)
+        # Index first: a crash after it leaves a stale row (dropped by list_active),
+        # a crash before the run never leaves a running run unindexed.
+        await asyncio.gather(
+            self._run("buckets_add", (b,)), self._run("active_add", (b, header.run_id))
+        )
         batch = self._batch()
         batch.add(
             self._q["create"],
@@ -132,10 +165,7 @@ class CassandraRunStore:
         )
         batch.add(self._q["row"], (header.run_id, EVENT, _seq(), "", _enc.encode(event)))
         rows = await execute(self.session, batch)
-        if not rows or not rows[0].applied:
-            return False
-        await self._run("active_add", (shard(header.run_id), header.run_id, _ts(header.created_at)))
-        return True
+        return bool(rows and rows[0].applied)
 
     async def get_run(self, run_id: str) -> RunHeader | None:
         rows = await self._run("header", (run_id,))
@@ -190,7 +220,7 @@ class CassandraRunStore:
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
         for w in context:
             batch.add(self._q["row"], (run_id, CONTEXT, w.key, w.step_id, _enc.encode(w.value)))
-        batch.add(self._q["touch"], (_ts(event.at), run_id))
+        batch.add(self._q["touch_if"], (_ts(event.at), run_id))
         rows = await execute(self.session, batch)
         if rows and rows[0].applied:
             return _dec_record.decode(encoded)
@@ -212,15 +242,18 @@ class CassandraRunStore:
         await self._append(run_id, event)
 
     async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
+        header = await self.get_run(run_id)
+        if header is None:
+            raise RunNotFoundError(f"run {run_id!r} does not exist")
+        if header.status != "running":
+            return False
         batch = self._batch()
         batch.add(self._q["finish"], (status, error, _ts(event.at), run_id))
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
         rows = await execute(self.session, batch)
         if not rows or not rows[0].applied:
-            if await self.get_run(run_id) is None:
-                raise RunNotFoundError(f"run {run_id!r} does not exist")
             return False
-        await self._run("active_del", (shard(run_id), run_id))
+        await self._run("active_del", (bucket(header.created_at), run_id))
         return True
 
     async def history(self, run_id: str) -> list[Event]:
@@ -241,13 +274,29 @@ class CassandraRunStore:
         return out
 
     async def list_active(self, limit: int = 10_000) -> list[RunHeader]:
-        ids: list[str] = []
-        for part in await asyncio.gather(
-            *(self._run("active_list", (s,)) for s in range(ACTIVE_SHARDS))
-        ):
-            ids.extend(r.run_id for r in part)
-        headers = await asyncio.gather(*(self.get_run(i) for i in ids[:limit]))
-        return [h for h in headers if h is not None and h.status == "running"]
+        old = bucket(time.time()) - GRACE_BUCKETS
+        sem = asyncio.Semaphore(_LOOKUPS)
+
+        async def header(run_id: str) -> RunHeader | None:
+            async with sem:
+                return await self.get_run(run_id)
+
+        out: dict[str, RunHeader] = {}
+        for b in [r.bucket for r in await self._run("buckets_list", ())]:
+            ids = [r.run_id for r in await self._run("active_list", (b,))]
+            if not ids and b < old:
+                await self._run("buckets_del", (b,))  # drained: never read again
+                continue
+            stale: list[str] = []
+            for run_id, h in zip(ids, await asyncio.gather(*map(header, ids)), strict=True):
+                if h is not None and h.status == "running":
+                    out.setdefault(run_id, h)
+                    if len(out) >= limit:
+                        return list(out.values())
+                elif h is not None or b < old:
+                    stale.append(run_id)  # finished, or a create that never happened
+            await asyncio.gather(*(self._run("active_del", (b, i)) for i in stale))
+        return list(out.values())
 
     async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
         async def poll() -> RunHeader:

@@ -1,10 +1,16 @@
 """Durable timers in Cassandra, by minute bucket of their due time.
 
-``schedule`` writes a row; workers call ``fire_due`` often (every ~100 ms):
-it reads only the buckets from the oldest not yet drained up to now,
-publishes the due jobs and deletes their rows. Two workers may fire the same
-timer; publishing a job twice is harmless (jobs are idempotent). Timers more
-than ``lookback`` old when a worker starts are left to the reconciler.
+``schedule`` registers the bucket in ``timer_buckets`` and then writes the timer
+row (in that order, so no timer is ever in an unregistered bucket). A timer due
+in the past goes to the current bucket. Workers call ``fire_due`` often: it
+reads the registered buckets from the oldest not yet drained up to now (one
+small partition, sliced from a cursor so older tombstones are not read again),
+publishes the due jobs, deletes their rows, and unregisters a past bucket once
+it is empty. However long every worker was down, no timer is skipped.
+
+Two pollers may fire the same timer (both read it before either deletes it);
+the job is then published twice, which is harmless: jobs are idempotent (a
+step already resolved only re-drives its successors).
 """
 
 from __future__ import annotations
@@ -17,61 +23,75 @@ from typing import Any
 
 import msgspec
 
-from legato.adapters.cassandra.aio import execute
+from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
 from legato.runtime.ports import JobBus
 from legato.schemas import Job
 
 BUCKET_SECONDS = 60
+# A bucket is unregistered only once it is this many buckets in the past, so a
+# schedule() in flight on a machine whose clock lags never writes an unregistered one.
+GRACE_BUCKETS = 2
 _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(Job)
 
 
+def _cql(ks: str) -> dict[str, str]:
+    check_keyspace(ks)
+    return {
+        "add": f"INSERT INTO {ks}.timers (bucket, due, id, job) VALUES (?, ?, ?, ?)",
+        "due": f"SELECT due, id, job FROM {ks}.timers WHERE bucket = ? AND due <= ?",
+        "del": f"DELETE FROM {ks}.timers WHERE bucket = ? AND due = ? AND id = ?",
+        "any": f"SELECT id FROM {ks}.timers WHERE bucket = ? LIMIT 1",
+        "reg": f"INSERT INTO {ks}.timer_buckets (shard, bucket) VALUES (0, ?)",
+        "unreg": f"DELETE FROM {ks}.timer_buckets WHERE shard = 0 AND bucket = ?",
+        "buckets": f"SELECT bucket FROM {ks}.timer_buckets WHERE shard = 0 "
+        "AND bucket >= ? AND bucket <= ?",
+    }
+
+
 class CassandraTimers:
-    def __init__(
-        self, session: Any, statements: dict[str, Any], *, lookback: float = 6 * 3600
-    ) -> None:
+    """The ``Timers`` port on Cassandra. Build with ``await CassandraTimers.open(...)``."""
+
+    def __init__(self, session: Any, prepared: dict[str, Any]) -> None:
         self.session = session
-        self._q = statements
-        self._oldest = int((time.time() - lookback) // BUCKET_SECONDS)
+        self._q = prepared
+        self._cursor = 0  # every bucket below it is drained (0: not known yet)
 
     @classmethod
-    async def open(cls, session: Any, keyspace: str, **kwargs: Any) -> CassandraTimers:
-        loop = asyncio.get_running_loop()
-        cql = {
-            "add": f"INSERT INTO {keyspace}.timers (bucket, due, id, job) VALUES (?, ?, ?, ?)",
-            "due": f"SELECT due, id, job FROM {keyspace}.timers WHERE bucket = ? AND due <= ?",
-            "del": f"DELETE FROM {keyspace}.timers WHERE bucket = ? AND due = ? AND id = ?",
-            "any": f"SELECT id FROM {keyspace}.timers WHERE bucket = ? LIMIT 1",
-        }
-
-        def prepare() -> dict[str, Any]:
-            return {k: session.prepare(v) for k, v in cql.items()}
-
-        return cls(session, await loop.run_in_executor(None, prepare), **kwargs)
+    async def open(cls, session: Any, keyspace: str) -> CassandraTimers:
+        return cls(session, await prepare_all(session, _cql(keyspace)))
 
     async def schedule(self, at: float, job: Job) -> None:
-        due = datetime.fromtimestamp(at, UTC)
+        b = max(int(at // BUCKET_SECONDS), int(time.time() // BUCKET_SECONDS))
         timer_id = f"{job.run_id}/{job.step_id}/{job.attempt}/{os.urandom(4).hex()}"
+        await execute(self.session, self._q["reg"], (b,))
         await execute(
             self.session,
             self._q["add"],
-            (int(at // BUCKET_SECONDS), due, timer_id, _enc.encode(job)),
+            (b, datetime.fromtimestamp(at, UTC), timer_id, _enc.encode(job)),
         )
 
     async def fire_due(self, bus: JobBus, now: float | None = None) -> int:
-        """Publish every job whose time has come; returns how many."""
+        """Publish every job whose time has come, then delete it; returns how many."""
         now = time.time() if now is None else now
         current = int(now // BUCKET_SECONDS)
         due_at = datetime.fromtimestamp(now, UTC)
+        regs = await execute(self.session, self._q["buckets"], (self._cursor, current))
         fired = 0
-        for bucket in range(self._oldest, current + 1):
-            rows = await execute(self.session, self._q["due"], (bucket, due_at))
+        lowest = current - GRACE_BUCKETS
+        for b in (r.bucket for r in regs):
+            rows = await execute(self.session, self._q["due"], (b, due_at))
             if rows:
                 await bus.publish([_dec.decode(r.job) for r in rows])
                 await asyncio.gather(
-                    *(execute(self.session, self._q["del"], (bucket, r.due, r.id)) for r in rows)
+                    *(execute(self.session, self._q["del"], (b, r.due, r.id)) for r in rows)
                 )
                 fired += len(rows)
-            if bucket < current and not await execute(self.session, self._q["any"], (bucket,)):
-                self._oldest = bucket + 1  # drained: never read again
+            if b < current - GRACE_BUCKETS and not await execute(
+                self.session, self._q["any"], (b,)
+            ):
+                await execute(self.session, self._q["unreg"], (b,))
+            else:
+                lowest = min(lowest, b)
+        self._cursor = max(self._cursor, lowest)
         return fired

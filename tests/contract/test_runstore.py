@@ -165,3 +165,40 @@ async def test_blueprints_by_version(store: Any) -> None:
     assert await store.get_blueprint(bid, "1") == v1
     assert await store.get_blueprint(bid, "2") == v2
     assert await store.get_blueprint(bid, "3") is None
+
+
+async def test_resolving_a_step_of_an_unknown_run_fails(store: Any) -> None:
+    with pytest.raises(RunNotFoundError):
+        await store.resolve_step("no-such-run", "a", done("a", 1), completed("a", 1))
+    with pytest.raises(RunNotFoundError):
+        await store.history("no-such-run")
+    assert await store.get_run("no-such-run") is None
+
+
+async def test_concurrent_resolutions_of_one_step_record_one(store: Any) -> None:
+    rid = await new_run(store)
+    results = await asyncio.gather(
+        *(store.resolve_step(rid, "s", done("s", i), completed("s", i)) for i in range(8))
+    )
+    assert len(set(map(msgspec_key, results))) == 1
+    history = await store.history(rid)
+    assert [type(e) for e in history] == [RunStarted, StepCompleted]
+    assert history[1].output == results[0].output
+
+
+async def test_history_lists_events_in_append_order(store: Any) -> None:
+    rid = await new_run(store)
+    for i in range(12):
+        await store.resolve_step(rid, f"s{i}", done(f"s{i}", i), completed(f"s{i}", i))
+    outputs = [e.output for e in (await store.history(rid))[1:]]
+    assert outputs == list(range(12))
+
+
+async def test_list_active_honours_its_limit(store: Any) -> None:
+    for _ in range(3):
+        await new_run(store)
+    assert len(await store.list_active(limit=2)) == 2
+
+
+def msgspec_key(record: StepRecord) -> Any:
+    return (record.status, record.output)

@@ -29,9 +29,10 @@ def test_schema_apply_twice_is_a_no_op(
         }
     finally:
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-    assert first["applied"] == ["0001_runs.cql"]
+    assert first["applied"] == ["0001_runs.cql", "0002_buckets.cql"]
     assert second["applied"] == []
-    assert {"runs", "blueprints", "active_runs", "timers", "schema_migrations"} <= tables
+    assert {"runs", "blueprints", "active_by_minute", "active_buckets", "timers"} <= tables
+    assert {"timer_buckets", "schema_migrations"} <= tables
 
 
 def test_a_changed_migration_is_refused(cassandra_session: Any, unique_name: Any) -> None:
