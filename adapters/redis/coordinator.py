@@ -25,15 +25,26 @@ class RedisCoordinator:
     """Joins count distinct predecessors and decide once (``join.lua``); leases carry
     fencing tokens (``lease.lua``). Keys are prefixed and expire (``keys.py``)."""
 
-    def __init__(self, client: Redis, *, prefix: str = "legato:") -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = "legato:",
+        ttl: int = keys.JOIN_TTL_SECONDS,
+        fence_ttl: int = keys.FENCE_TTL_SECONDS,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.ttl = ttl
+        self.fence_ttl = fence_ttl
         self._join = client.register_script(_script("join.lua"))
         self._lease = client.register_script(_script("lease.lua"))
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "legato:") -> RedisCoordinator:
-        return cls(Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), prefix=prefix)
+    def from_url(cls, url: str, *, prefix: str = "legato:", **options: int) -> RedisCoordinator:
+        """A coordinator with its own client; ``options`` are ``ttl``/``fence_ttl``."""
+        client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        return cls(client, prefix=prefix, **options)
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -42,22 +53,29 @@ class RedisCoordinator:
             redis_errors.ConnectionError,
             redis_errors.TimeoutError,
             redis_errors.BusyLoadingError,
+            redis_errors.ReadOnlyError,  # a replica during failover
+            redis_errors.TryAgainError,
+            redis_errors.ClusterDownError,
         ) as exc:
             raise BackendUnavailableError(f"Redis: {exc}") from exc
 
     async def arrive(
         self, run_id: str, step_id: str, predecessor: str, taken: bool, expected: int, mode: str
     ) -> JoinDecision:
-        key = keys.join(self.prefix, run_id, step_id)
-        args = [predecessor, 1 if taken else 0, expected, mode, keys.JOIN_TTL_SECONDS]
-        raw = await self._call(lambda: self._join(keys=[key], args=args))
+        ks = [keys.join(self.prefix, run_id, step_id), keys.run_keys(self.prefix, run_id)]
+        args = [predecessor, 1 if taken else 0, expected, mode, self.ttl]
+        raw = await self._call(lambda: self._join(keys=ks, args=args))
         return _DECISIONS[raw if isinstance(raw, bytes) else str(raw).encode()]
 
     async def _lease_op(
         self, op: str, run_id: str, step_id: str, owner: str, token: int, ttl: float
     ) -> Any:
-        ks = [keys.lease(self.prefix, run_id, step_id), keys.fence(self.prefix, run_id, step_id)]
-        args = [op, owner, token, max(1, int(ttl * 1000)), keys.FENCE_TTL_SECONDS]
+        ks = [
+            keys.lease(self.prefix, run_id, step_id),
+            keys.fence(self.prefix, run_id, step_id),
+            keys.run_keys(self.prefix, run_id),
+        ]
+        args = [op, owner, token, max(1, int(ttl * 1000)), self.fence_ttl]
         return await self._call(lambda: self._lease(keys=ks, args=args))
 
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
@@ -71,7 +89,16 @@ class RedisCoordinator:
         await self._lease_op("release", run_id, step_id, "", token, 0)
 
     async def forget_run(self, run_id: str) -> None:
-        """Nothing to do: a finished run's keys expire (``keys.JOIN_TTL_SECONDS``)."""
+        """Delete a finished run's join hashes and fencing counters (listed in its
+        ``run_keys`` set; all in the run's hash slot). Leases are released by their
+        holders and expire anyway."""
+        index = keys.run_keys(self.prefix, run_id)
+
+        async def forget() -> None:
+            members = await self.client.smembers(index)
+            await self.client.delete(index, *members)
+
+        await self._call(forget)
 
     async def close(self) -> None:
         await self.client.aclose()

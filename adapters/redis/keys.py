@@ -1,10 +1,15 @@
 """Every Redis key Legato writes, in one place. All keys carry the configured
-prefix and a TTL: Redis holds only state that the history can rebuild."""
+prefix and a TTL: Redis holds only state that the history can rebuild. The run
+id is a hash tag (``{run_id}``), so a run's keys share one Redis Cluster slot and
+one script may touch several of them."""
 
 from __future__ import annotations
 
-JOIN_TTL_SECONDS = 7 * 24 * 3600  # joins of a run that outlives this are rebuilt by the reconciler
-FENCE_TTL_SECONDS = 30 * 24 * 3600  # fencing counters must outlive any lease by far
+# Joins of a run that outlives this are rebuilt by the reconciler from the history.
+JOIN_TTL_SECONDS = 7 * 24 * 3600
+# Fencing counters must outlive any lease (and any paused worker) by far; a finished
+# run's counters are deleted by forget_run, so this bounds only abandoned runs.
+FENCE_TTL_SECONDS = 7 * 24 * 3600
 
 
 def join(prefix: str, run_id: str, step_id: str) -> str:
@@ -20,3 +25,8 @@ def lease(prefix: str, run_id: str, step_id: str) -> str:
 def fence(prefix: str, run_id: str, step_id: str) -> str:
     """Counter of the step's fencing tokens."""
     return f"{prefix}fence:{{{run_id}}}:{step_id}"
+
+
+def run_keys(prefix: str, run_id: str) -> str:
+    """Set of the run's join and fence keys, so ``forget_run`` drops them at once."""
+    return f"{prefix}run:{{{run_id}}}"

@@ -2,6 +2,7 @@
 --
 -- KEYS[1]  string "{prefix}lease:{run_id}:step_id" = "<owner>|<token>", expiring with the lease
 -- KEYS[2]  counter "{prefix}fence:{run_id}:step_id": the last token handed out
+-- KEYS[3]  set "{prefix}run:{run_id}" of the run's keys (forget_run deletes them)
 -- ARGV     op ("acquire"|"renew"|"release"), owner, token, ttl milliseconds, fence ttl seconds
 -- acquire  returns a new token (INCR of the counter), or false if another owner holds it
 -- renew    returns 1 if the token is still the last one handed out (the lease is extended)
@@ -18,6 +19,10 @@ if op == 'acquire' then
   end
   local new = redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], fence_ttl)
+  if new == 1 then
+    redis.call('SADD', KEYS[3], KEYS[2])
+    redis.call('EXPIRE', KEYS[3], fence_ttl)
+  end
   redis.call('SET', KEYS[1], owner .. '|' .. new, 'PX', ttl)
   return new
 elseif op == 'renew' then

@@ -67,3 +67,27 @@ async def test_an_expired_lease_can_be_taken(coordinator: Any) -> None:
     await asyncio.sleep(0.12)
     t2 = await coordinator.acquire_lease("r", "e", "w2", 5.0)
     assert t1 is not None and t2 is not None and t2 > t1
+
+
+async def test_fifty_concurrent_distinct_arrivals_fire_exactly_once(coordinator: Any) -> None:
+    preds = [f"p{i}" for i in range(50)]
+    decisions = await asyncio.gather(
+        *(coordinator.arrive("r", "fan", p, i % 3 != 0, 50, "all") for i, p in enumerate(preds))
+    )
+    assert decisions.count(D.RUN) == 1 and decisions.count(D.WAIT) == 49
+
+
+async def test_fifty_concurrent_any_arrivals_take_exactly_one(coordinator: Any) -> None:
+    decisions = await asyncio.gather(
+        *(coordinator.arrive("r", "first", f"p{i}", True, 50, "any") for i in range(50))
+    )
+    assert decisions.count(D.RUN) == 1
+
+
+async def test_forget_run_drops_its_joins_only(coordinator: Any) -> None:
+    c = coordinator
+    assert await c.arrive("gone", "j", "a", True, 2, "all") is D.WAIT
+    assert await c.arrive("kept", "j", "a", True, 2, "all") is D.WAIT
+    await c.forget_run("gone")
+    assert await c.arrive("gone", "j", "b", True, 2, "all") is D.WAIT  # "a" was forgotten
+    assert await c.arrive("kept", "j", "b", True, 2, "all") is D.RUN
