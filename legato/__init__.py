@@ -76,10 +76,20 @@ def run_sync(
     return asyncio.run(run(blueprint, input, timeout=timeout))
 
 
+def __getattr__(name: str) -> Any:
+    # The client imports the Kafka, Cassandra and Redis drivers: only when asked for.
+    if name in ("Client", "SyncClient"):
+        from legato import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'legato' has no attribute {name!r}")
+
+
 __all__ = [
     "Backend",
     "Blueprint",
     "BlueprintError",
+    "Client",
     "Edge",
     "Engine",
     "Flow",
@@ -98,6 +108,7 @@ __all__ = [
     "RunResult",
     "StepContext",
     "StepError",
+    "SyncClient",
     "compile",
     "load_blueprint",
     "node",

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import legato
-from legato.adapters.kafka import apply_topics
 from legato.config import Settings
 from legato.distributed import Distributed, connect
 from legato.schemas import Job
@@ -22,32 +20,6 @@ from tests.property.dags import DagSpec, Recorder, build, dags, reference
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 INPUT = {"amount": 50, "upto": 3, "user": "bo", "extra_seats": 1, "name": "ann", "pass_mark": 10}
-
-
-@pytest.fixture(scope="module")
-def dist_settings(
-    legato_settings: Settings, cassandra_keyspace: str, kafka_bootstrap: str, redis_url: str
-) -> Settings:
-    from tests.servers import unique
-
-    name = unique("legato")
-    kafka = replace(
-        legato_settings.kafka,
-        jobs_topic=name + ".jobs",  # type: ignore[arg-type]
-        commands_topic=name + ".commands",
-        deadletter_topic=name + ".dlq",
-        partitions=4,
-        group=name,
-    )
-    apply_topics(kafka)
-    return Settings(
-        kafka,
-        replace(
-            legato_settings.cassandra,  # type: ignore[arg-type]
-            keyspace=cassandra_keyspace,
-        ),
-        replace(legato_settings.redis, prefix=name + ":"),
-    )  # type: ignore[arg-type]
 
 
 @pytest.fixture

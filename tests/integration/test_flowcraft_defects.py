@@ -11,13 +11,12 @@ import pytest
 
 import legato
 from legato.schemas import RunFailed, StepCompleted
-from tests.integration.test_distributed import dist_settings  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def engine(dist_settings: Any) -> AsyncIterator[legato.Engine]:  # noqa: F811
+async def engine(dist_settings: Any) -> AsyncIterator[legato.Engine]:
     from legato.distributed import connect
 
     dist = await connect(dist_settings)

@@ -16,7 +16,6 @@ import legato
 from legato.distributed import Distributed, connect
 from legato.reconciler import Reconciler
 from legato.schemas import Job, StepCompleted
-from tests.integration.test_distributed import dist_settings  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +50,7 @@ def fan_in() -> legato.Registry:
 
 
 @pytest.fixture
-async def dist(dist_settings: Any) -> AsyncIterator[Distributed]:  # noqa: F811
+async def dist(dist_settings: Any) -> AsyncIterator[Distributed]:
     d = await connect(dist_settings)
     yield d
     await d.close()
@@ -59,7 +58,7 @@ async def dist(dist_settings: Any) -> AsyncIterator[Distributed]:  # noqa: F811
 
 async def test_lost_start_job_is_resumed_by_the_cli(
     dist: Distributed,
-    dist_settings: Any,  # noqa: F811
+    dist_settings: Any,
 ) -> None:
     from dataclasses import replace
 
@@ -104,7 +103,7 @@ async def test_lost_start_job_is_resumed_by_the_cli(
 
 async def test_lost_join_state_is_rebuilt_and_the_join_fires_once(
     dist: Distributed,
-    dist_settings: Any,  # noqa: F811
+    dist_settings: Any,
 ) -> None:
     from dataclasses import replace
 
