@@ -113,19 +113,25 @@ class Executor:
         if header.status != "running":
             return
         node = reg.nodes[job.node]
-        done = (await self.store.get_steps(job.run_id, (job.step_id,))).get(job.step_id)
-        if done is not None:
-            await self.route(reg, header, node, job.iteration, done)
-            return
         self._handled += 1
         owner = f"{self.worker_id}/{self._handled}"  # each handling owns its lease alone
         token = await self.coordinator.acquire_lease(job.run_id, job.step_id, owner, self.lease_ttl)
+        # Checked after taking the lease: a duplicate that checked before it would run
+        # the step again if the first handler resolved and released in between.
+        try:
+            done = (await self.store.get_steps(job.run_id, (job.step_id,))).get(job.step_id)
+        except BaseException:
+            if token is not None:
+                await self.coordinator.release_lease(job.run_id, job.step_id, token)
+            raise
         if token is None:
-            # Another worker runs it now; if that worker dies, its lease expires and the
-            # reconciler resumes the step.
+            if done is not None:  # resolved already: re-drive its successors (idempotent)
+                await self.route(reg, header, node, job.iteration, done)
+            # Otherwise another worker runs it now; if that worker dies, its lease
+            # expires and the reconciler resumes the step.
             return
         try:
-            record = await self.execute(reg, header, node, job, token)
+            record = done or await self.execute(reg, header, node, job, token)
         except FencingError:
             # Our lease expired and another worker took the step over: its result counts.
             log.warning(
