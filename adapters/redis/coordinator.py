@@ -63,7 +63,7 @@ class RedisCoordinator:
         self, run_id: str, step_id: str, predecessor: str, taken: bool, expected: int, mode: str
     ) -> JoinDecision:
         ks = [keys.join(self.prefix, run_id, step_id), keys.run_keys(self.prefix, run_id)]
-        args = [predecessor, 1 if taken else 0, expected, mode, self.ttl]
+        args: list[str | int] = [predecessor, 1 if taken else 0, expected, mode, self.ttl]
         raw = await self._call(lambda: self._join(keys=ks, args=args))
         return _DECISIONS[raw if isinstance(raw, bytes) else str(raw).encode()]
 
@@ -75,7 +75,7 @@ class RedisCoordinator:
             keys.fence(self.prefix, run_id, step_id),
             keys.run_keys(self.prefix, run_id),
         ]
-        args = [op, owner, token, max(1, int(ttl * 1000)), self.fence_ttl]
+        args: list[str | int] = [op, owner, token, max(1, int(ttl * 1000)), self.fence_ttl]
         return await self._call(lambda: self._lease(keys=ks, args=args))
 
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
