@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
-from legato.config import KafkaSettings
+from legato.config import ConfigError, KafkaSettings
 from legato.runtime.errors import BackendUnavailableError
 
 
 def apply_topics(settings: KafkaSettings, timeout: float = 30.0) -> dict[str, str]:
-    """Create the jobs, commands and dead-letter topics; existing ones are left as they are."""
-    admin = AdminClient(settings.client_config())
-    names = [settings.jobs_topic, settings.commands_topic, settings.deadletter_topic]
+    """Create the jobs, commands and dead-letter topics; existing ones are left as they are.
+
+    Returns:
+        Each topic's name and ``"created"`` or ``"exists"``.
+
+    Raises:
+        BackendUnavailableError: Kafka did not answer.
+        ConfigError: Kafka refused a topic (e.g. a replication factor above the brokers').
+    """
+    # librdkafka would print every failed connection attempt; the error raised says why.
+    admin = AdminClient({"log_level": 0, **settings.client_config()})
     topics = [
-        NewTopic(
-            n,
-            num_partitions=settings.partitions
-            if n == settings.jobs_topic
-            else max(1, settings.partitions // 4),
-            replication_factor=settings.replication_factor,
-        )
-        for n in names
+        NewTopic(name, num_partitions=count, replication_factor=settings.replication_factor)
+        for name, count in settings.topic_partitions().items()
     ]
     result: dict[str, str] = {}
     for name, future in admin.create_topics(topics, request_timeout=timeout).items():
         try:
             future.result(timeout)
             result[name] = "created"
+        except TimeoutError as exc:
+            raise BackendUnavailableError(
+                f"Kafka at {settings.bootstrap} did not answer within {timeout:.0f}s"
+            ) from exc
         except KafkaException as exc:
             err = exc.args[0]
             if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
@@ -35,5 +42,5 @@ def apply_topics(settings: KafkaSettings, timeout: float = 30.0) -> dict[str, st
             elif err.retriable() or err.code() == KafkaError._TRANSPORT:
                 raise BackendUnavailableError(f"Kafka at {settings.bootstrap}: {err}") from exc
             else:
-                raise
+                raise ConfigError(f"Kafka refused to create topic {name!r}: {err.str()}") from exc
     return result

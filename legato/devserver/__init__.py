@@ -20,7 +20,7 @@ from legato.devserver.options import (
     DevOptions,
     DevServerError,
 )
-from legato.devserver.process import port_open, read_pid, spawn, stop, tail
+from legato.devserver.process import port_open, port_users, read_pid, spawn, stop, tail
 
 SERVERS = ("kafka", "cassandra", "redis")
 
@@ -45,6 +45,21 @@ def _port(opts: DevOptions, name: str) -> int:
     return {"kafka": opts.kafka_port, "cassandra": opts.cassandra_port, "redis": opts.redis_port}[
         name
     ]
+
+
+def _bound_ports(opts: DevOptions, name: str) -> dict[str, int]:
+    """Every port ``name`` listens on, by the flag that sets it."""
+    return {
+        "kafka": {
+            "--kafka-port": opts.kafka_port,
+            "--kafka-controller-port": opts.kafka_controller_port,
+        },
+        "cassandra": {
+            "--cassandra-port": opts.cassandra_port,
+            "--cassandra-storage-port": opts.cassandra_storage_port,
+        },
+        "redis": {"--redis-port": opts.redis_port},
+    }[name]
 
 
 def _ready(opts: DevOptions, name: str) -> bool:
@@ -100,13 +115,14 @@ def up(opts: DevOptions, *, say: Any = print) -> dict[str, float]:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     current = status(opts)
-    for name, info in current.items():
-        if info["state"] == "foreign":
+    todo = [n for n in SERVERS if current[n]["state"] in ("stopped", "foreign")]
+    for name in todo:
+        busy = port_users(_bound_ports(opts, name))
+        if busy:
             raise DevServerError(
-                f"port {info['port']} ({name}) is in use by a process legato did not start; "
-                f"stop it or choose another port (see `legato dev up --help`)"
+                f"cannot start {name}: {busy[0]} is in use by a process that legato did not "
+                f"start from {opts.data_dir}; stop it or choose another port with that flag"
             )
-    todo = [n for n in SERVERS if current[n]["state"] == "stopped"]
     if todo:
         java = provision.require("java", "run Kafka and Cassandra") if set(todo) - {"redis"} else ""
         with ThreadPoolExecutor(3) as pool:
@@ -167,12 +183,14 @@ def _wait_ready(opts: DevOptions, say: Any) -> None:
             time.sleep(0.5)
 
 
-def down(opts: DevOptions) -> dict[str, str]:
-    """Stop every server legato started (SIGTERM, then wait)."""
+def down(opts: DevOptions, timeout: float = 60.0) -> dict[str, str]:
+    """Stop every server legato started from ``opts.data_dir``: SIGTERM, wait up to
+    ``timeout`` seconds, then SIGKILL. Returns what happened to each."""
     with ThreadPoolExecutor(3) as pool:
-        futures = {n: pool.submit(stop, _Paths(opts, n).pidfile, n) for n in SERVERS}
+        futures = {n: pool.submit(stop, _Paths(opts, n).pidfile, n, timeout) for n in SERVERS}
         return {n: f.result() for n, f in futures.items()}
 
 
 def logs(opts: DevOptions, name: str, lines: int) -> str:
+    """The last ``lines`` lines of ``name``'s log."""
     return tail(_Paths(opts, name).log, lines)

@@ -20,11 +20,22 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
 
 
 def read_pid(pidfile: Path) -> int | None:
+    """The pid in ``pidfile`` if that process is alive and is the one started there.
+
+    Servers run with their folder (the pid file's) as working directory; a pid
+    reused by an unrelated process after a reboot or crash does not count.
+    """
     try:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if alive(pid) else None
+    if not alive(pid):
+        return None
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return pid  # no /proc, or not ours to inspect: trust the pid file
+    return pid if cwd == pidfile.parent.resolve() else None
 
 
 def alive(pid: int) -> bool:
@@ -62,22 +73,36 @@ def spawn(cmd: list[str], *, cwd: Path, log: Path, pidfile: Path) -> int:
     return proc.pid
 
 
+def port_users(ports: dict[str, int]) -> list[str]:
+    """``"port N (what)"`` for each of ``ports`` already accepting connections."""
+    return [f"port {port} ({what})" for what, port in ports.items() if port_open(port)]
+
+
 def stop(pidfile: Path, name: str, timeout: float = 60.0) -> str:
-    """SIGTERM, wait, then SIGKILL; returns what happened."""
+    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; returns what happened."""
     pid = read_pid(pidfile)
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return "not running"
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            pidfile.unlink(missing_ok=True)
-            return "stopped"
-        time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if _wait_exit(pid, timeout):
+        pidfile.unlink(missing_ok=True)
+        return "stopped"
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _wait_exit(pid, 10.0)
     pidfile.unlink(missing_ok=True)
-    return f"killed (did not stop within {timeout:.0f}s of SIGTERM)"
+    return f"killed with SIGKILL: {name} did not stop within {timeout:.0f}s of SIGTERM"
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def tail(path: Path, lines: int = 40) -> str:

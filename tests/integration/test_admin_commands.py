@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from legato import migrations
 from legato.cli import main
 
 pytestmark = pytest.mark.integration
@@ -29,15 +30,13 @@ def test_schema_apply_twice_is_a_no_op(
         }
     finally:
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-    assert first["applied"] == ["0001_runs.cql", "0002_buckets.cql"]
+    assert first["applied"] == [m.name for m in migrations.migrations()]
     assert second["applied"] == []
     assert {"runs", "blueprints", "active_by_minute", "active_buckets", "timers"} <= tables
     assert {"timer_buckets", "schema_migrations"} <= tables
 
 
 def test_a_changed_migration_is_refused(cassandra_session: Any, unique_name: Any) -> None:
-    from legato import migrations
-
     keyspace = unique_name("ks")
     try:
         migrations.apply(cassandra_session, keyspace)
@@ -46,6 +45,45 @@ def test_a_changed_migration_is_refused(cassandra_session: Any, unique_name: Any
         )
         with pytest.raises(migrations.MigrationError, match="was changed after it was applied"):
             migrations.apply(cassandra_session, keyspace)
+    finally:
+        cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+
+
+def test_only_pending_migrations_run_on_a_session_of_their_own(
+    cassandra_session: Any, unique_name: Any
+) -> None:
+    keyspace = unique_name("ks")
+    shipped = migrations.migrations()
+    extra = migrations.Migration(
+        9999,
+        "9999_extra.cql",
+        "-- a later migration; unqualified names\n"
+        "CREATE TABLE IF NOT EXISTS extra (id text PRIMARY KEY, v text);\n"
+        "INSERT INTO extra (id, v) VALUES ('a', 'x;y');\n",
+    )
+    before = cassandra_session.keyspace
+    try:
+        assert migrations.apply(cassandra_session, keyspace) == [m.name for m in shipped]
+        assert migrations.apply(cassandra_session, keyspace, available=[*shipped, extra]) == [
+            "9999_extra.cql"
+        ]
+        assert migrations.apply(cassandra_session, keyspace, available=[*shipped, extra]) == []
+        row = cassandra_session.execute(f"SELECT v FROM {keyspace}.extra WHERE id = 'a'").one()
+        assert row.v == "x;y"
+        assert cassandra_session.keyspace == before
+    finally:
+        cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+
+
+def test_a_failing_statement_names_its_migration(cassandra_session: Any, unique_name: Any) -> None:
+    keyspace = unique_name("ks")
+    broken = migrations.Migration(1, "0001_broken.cql", "CREATE TABLE nope (id text);")
+    try:
+        with pytest.raises(migrations.MigrationError) as err:
+            migrations.apply(cassandra_session, keyspace, available=[broken])
+        assert f"migration 0001_broken.cql failed on keyspace {keyspace}" in str(err.value)
+        assert "statement: CREATE TABLE nope (id text)" in str(err.value)
+        assert migrations.apply(cassandra_session, keyspace, available=[]) == []
     finally:
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
 
