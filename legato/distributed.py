@@ -40,5 +40,9 @@ async def connect(settings: Settings, *, group: str | None = None) -> Distribute
     store = await CassandraRunStore.open(session, keyspace)
     timers = await CassandraTimers.open(session, keyspace)
     bus = KafkaJobBus(settings.kafka, group=group)
-    coordinator = RedisCoordinator.from_url(settings.redis.url, prefix=settings.redis.prefix)
+    coordinator = RedisCoordinator.from_url(
+        settings.redis.url,
+        prefix=settings.redis.prefix,
+        client_options=settings.redis.client_kwargs(),
+    )
     return Distributed(Backend(store, store, coordinator, bus, timers), cluster)

@@ -27,7 +27,8 @@ def serial_consistency(name: str) -> int:
 
 
 def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Cluster, Any]:
-    """A connected (cluster, session) pair; raises ``BackendUnavailableError``."""
+    """A connected (cluster, session) pair; ``settings.options`` override ``Cluster``'s
+    arguments. Raises ``BackendUnavailableError`` (no host answers) or ``ConfigError``."""
     policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc))
     profile = ExecutionProfile(
         load_balancing_policy=policy,
@@ -44,14 +45,16 @@ def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Clus
     if settings.tls:
         context = ssl.create_default_context(cafile=settings.tls_ca_file)
         kwargs["ssl_context"] = context
-    cluster = Cluster(
-        list(settings.hosts),
+    kwargs.update(
         port=settings.port,
         connect_timeout=timeout,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=5,
-        **kwargs,
     )
+    try:
+        cluster = Cluster(list(settings.hosts), **{**kwargs, **settings.options})
+    except TypeError as exc:
+        raise ConfigError(f"Cassandra options: {exc}") from exc
     try:
         return cluster, cluster.connect()
     except NoHostAvailable as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -41,10 +41,18 @@ class RedisCoordinator:
         self._lease = client.register_script(_script("lease.lua"))
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "legato:", **options: int) -> RedisCoordinator:
-        """A coordinator with its own client; ``options`` are ``ttl``/``fence_ttl``."""
-        client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        return cls(client, prefix=prefix, **options)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "legato:",
+        client_options: Mapping[str, Any] | None = None,
+        **options: int,
+    ) -> RedisCoordinator:
+        """A coordinator with its own client; ``options`` are ``ttl``/``fence_ttl``,
+        ``client_options`` go to ``Redis.from_url`` (TLS files, username, ...)."""
+        kwargs = {"socket_timeout": 5, "socket_connect_timeout": 5, **(client_options or {})}
+        return cls(Redis.from_url(url, **kwargs), prefix=prefix, **options)
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:

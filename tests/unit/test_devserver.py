@@ -89,7 +89,7 @@ def test_missing_redis_and_apt_get(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_a_server_that_dies_during_start_is_reported_with_its_log(tmp_path: Path) -> None:
-    opts = DevOptions(data_dir=tmp_path, start_timeout=5)
+    opts = isolated(tmp_path, start_timeout=5)
     log = opts.server_dir("kafka") / "server.log"
     pidfile = opts.server_dir("kafka") / "pid"
     log.parent.mkdir(parents=True)
