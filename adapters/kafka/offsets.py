@@ -28,10 +28,10 @@ class PartitionOffsets:
         while self._heap and self._heap[0] in self._acked:
             self._acked.discard(heapq.heappop(self._heap))
 
-    def committable(self) -> int | None:
-        """The offset to commit now, or None if nothing new can be committed."""
+    def committable(self, force: bool = False) -> int | None:
+        """The offset to commit now, or None if there is nothing (new, unless ``force``)."""
         position = self._heap[0] if self._heap else self._next
-        if position is None or position == self.committed:
+        if position is None or (position == self.committed and not force):
             return None
         return position
 

@@ -41,6 +41,7 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
 
         yield memory
         return
+    request.applymarker(pytest.mark.integration)
     from dataclasses import replace
 
     from legato.adapters.kafka import KafkaJobBus, apply_topics
