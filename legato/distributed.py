@@ -17,6 +17,29 @@ class Distributed:
     backend: Backend
     cluster: Any
 
+    async def probe(self, timeout: float = 2.0) -> dict[str, str]:
+        """Check each server now; returns ``{server: problem}`` (empty when all answer)."""
+        loop = asyncio.get_running_loop()
+        bus: Any = self.backend.bus
+        coordinator: Any = self.backend.coordinator
+        problems: dict[str, str] = {}
+
+        def kafka() -> None:
+            bus._producer.list_topics(topic=bus.topic, timeout=timeout)
+
+        checks: dict[str, Any] = {
+            "kafka": loop.run_in_executor(None, kafka),
+            "redis": asyncio.wait_for(coordinator.client.ping(), timeout),
+        }
+        for server, check in checks.items():
+            try:
+                await check
+            except Exception as exc:  # any failure means not ready; say which and why
+                problems[server] = f"{type(exc).__name__}: {exc}"
+        if not any(h.is_up for h in self.cluster.metadata.all_hosts()):
+            problems["cassandra"] = "no Cassandra host is up"
+        return problems
+
     async def close(self) -> None:
         await self.backend.bus.close()
         await self.backend.coordinator.close()  # type: ignore[attr-defined]

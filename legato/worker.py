@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,10 @@ async def consume_commands(engine: Engine, bus: Any) -> None:
         await delivery.ack()
 
 
-async def serve_health(port: int, ready: Any) -> asyncio.Server:
+async def serve_health(port: int, ready: Callable[[], Awaitable[str | None]]) -> asyncio.Server:
+    """``/healthz``: 200 while the process runs. ``/readyz``: 200 when ``ready()``
+    returns None, else 503 with its reason."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = (await asyncio.wait_for(reader.readline(), 5)).decode("latin-1")
@@ -72,14 +76,19 @@ async def serve_health(port: int, ready: Any) -> asyncio.Server:
             if path == "/healthz":
                 status, body = "200 OK", "ok"
             elif path == "/readyz":
+                problem = await ready()
                 status, body = (
-                    ("200 OK", "ready") if ready() else ("503 Service Unavailable", "not ready")
+                    ("200 OK", "ready")
+                    if problem is None
+                    else ("503 Service Unavailable", f"not ready: {problem}")
                 )
             else:
                 status, body = "404 Not Found", "not found"
+            data = body.encode()
             writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: "
-                f"{len(body)}\r\nConnection: close\r\n\r\n{body}".encode()
+                f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
             )
             await writer.drain()
         except (TimeoutError, ConnectionError):
@@ -88,6 +97,30 @@ async def serve_health(port: int, ready: Any) -> asyncio.Server:
             writer.close()
 
     return await asyncio.start_server(handle, "0.0.0.0", port)
+
+
+class Readiness:
+    """Whether the worker takes jobs and reaches all three servers (probed at most
+    once per ``interval`` seconds, so frequent probes cost the servers nothing)."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.dist: Distributed | None = None
+        self.draining = False
+        self._checked = -1e9
+        self._problem: str | None = "connecting to the servers"
+
+    async def __call__(self) -> str | None:
+        if self.draining:
+            return "draining"
+        if self.dist is None:
+            return "connecting to the servers"
+        now = asyncio.get_running_loop().time()
+        if now - self._checked >= self.interval:
+            self._checked = now
+            problems = await self.dist.probe()
+            self._problem = "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())) or None
+        return self._problem
 
 
 async def run_worker(
@@ -99,10 +132,10 @@ async def run_worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    state = {"ready": False}
+    readiness = Readiness()
     server = None
     if options.health_port is not None:
-        server = await serve_health(options.health_port, lambda: state["ready"])
+        server = await serve_health(options.health_port, readiness)
     dist = await connect_with_backoff(settings, stop)
     if dist is None:
         return 0
@@ -119,10 +152,10 @@ async def run_worker(
         decode=_decode_command,
     )
     command_task = asyncio.create_task(consume_commands(engine, commands))
-    state["ready"] = True
+    readiness.dist = dist
     log.info("worker ready (concurrency %d)", options.concurrency)
     await stop.wait()
-    state["ready"] = False
+    readiness.draining = True
     log.info("draining: finishing %d job(s) in hand", engine.busy)
     commands.pause()
     drained = await engine.drain(options.drain_timeout)

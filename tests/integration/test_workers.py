@@ -119,6 +119,8 @@ def test_health_endpoints(workers: list[tuple[subprocess.Popen[bytes], int]]) ->
     _, port = workers[0]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
         assert (r.status, r.read()) == (200, b"ok")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+        assert (r.status, r.read()) == (200, b"ready")  # all three servers answer
 
 
 def test_start_wait_status_history(
