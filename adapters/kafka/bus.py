@@ -57,6 +57,7 @@ from typing import Any
 import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from legato.adapters.kafka.deadletter import FORMAT_HEADER, dead_letter, format_problem
 from legato.adapters.kafka.offsets import PartitionOffsets
 from legato.config import KafkaSettings
 from legato.runtime.errors import BackendUnavailableError
@@ -67,7 +68,6 @@ log = logging.getLogger("legato.kafka")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Job).decode
 JOB_FORMAT = b"legato.job/1"
-FORMAT_HEADER = "format"
 CONSUMER_LATENCY = {"fetch.wait.max.ms": 10, "fetch.min.bytes": 1}
 PRODUCER_LATENCY = {"linger.ms": 1}
 
@@ -297,7 +297,7 @@ class KafkaJobBus:
             tracker = self._offsets.setdefault(partition, PartitionOffsets())
             tracker.started(offset)
             generation = self._generation.get(partition, 0)
-        problem = self._check_format(msg)
+        problem = format_problem(msg, self._format)
         job: Any = None
         if problem is None:
             try:
@@ -305,7 +305,8 @@ class KafkaJobBus:
             except msgspec.DecodeError as exc:
                 problem = f"undecodable message: {exc}"
         if problem is not None:
-            if self._dead_letter(msg, problem):
+            if dead_letter(self._producer, self.settings.deadletter_topic, msg, problem):
+                self.dead_lettered += 1
                 with self._lock:
                     tracker.finished(offset)
             return
@@ -316,52 +317,6 @@ class KafkaJobBus:
             loop.call_soon_threadsafe(queue.put_nowait, delivery)
         except RuntimeError:  # the event loop is closed: nobody will run it, stop fetching
             self._stop.set()
-
-    def _check_format(self, msg: Message) -> str | None:
-        if self._format is None:
-            return None
-        for key, value in msg.headers() or ():
-            if key == FORMAT_HEADER and value != self._format:
-                return (
-                    f"unsupported format {(value or b'').decode('latin-1')!r} "
-                    f"(this worker reads {self._format.decode()!r})"
-                )
-        return None
-
-    def _dead_letter(self, msg: Message, reason: str) -> bool:
-        """Write ``msg`` to the dead-letter topic; True once the brokers have it."""
-        headers = [
-            ("legato.reason", reason.encode()),
-            ("legato.topic", (msg.topic() or "").encode()),
-            ("legato.partition", str(msg.partition()).encode()),
-            ("legato.offset", str(msg.offset()).encode()),
-        ]
-        delivered = threading.Event()
-        errors: list[KafkaError] = []
-
-        def done(err: KafkaError | None, _: Message) -> None:
-            if err is not None:
-                errors.append(err)
-            delivered.set()
-
-        where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
-        try:
-            while not self._produce(
-                self.settings.deadletter_topic, msg.value() or b"", msg.key(), headers, done
-            ):
-                time.sleep(0.01)
-        except BackendUnavailableError as exc:
-            errors.append(exc.args[0])
-        else:
-            self._producer.flush(10)
-            if not delivered.wait(10):
-                errors.append(KafkaError(KafkaError._TIMED_OUT))
-        if errors:
-            log.error("dead-lettering %s failed, left unacknowledged: %s", where, errors[0])
-            return False
-        self.dead_lettered += 1
-        log.error("dead-lettered %s: %s", where, reason)
-        return True
 
     def _ack(self, partition: int, offset: int, generation: int) -> None:
         with self._lock:

@@ -1,0 +1,66 @@
+"""Messages a bus cannot read: why (``format_problem``), and where they go (``dead_letter``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+log = logging.getLogger("legato.kafka")
+FORMAT_HEADER = "format"
+
+
+def format_problem(msg: Message, expected: bytes | None) -> str | None:
+    """Why ``msg`` is not in the ``expected`` format (by its ``format`` header), or None.
+    A message without the header is tried as the expected format."""
+    if expected is None:
+        return None
+    for key, value in msg.headers() or ():
+        if key == FORMAT_HEADER and value != expected:
+            return (
+                f"unsupported format {(value or b'').decode('latin-1')!r} "
+                f"(this worker reads {expected.decode()!r})"
+            )
+    return None
+
+
+def dead_letter(producer: Producer, topic: str, msg: Message, reason: str) -> bool:
+    """Copy ``msg`` to ``topic`` with ``legato.reason/topic/partition/offset`` headers.
+    Blocks (call it off the event loop); True once the brokers have it."""
+    headers = [
+        ("legato.reason", reason.encode()),
+        ("legato.topic", (msg.topic() or "").encode()),
+        ("legato.partition", str(msg.partition()).encode()),
+        ("legato.offset", str(msg.offset()).encode()),
+    ]
+    delivered = threading.Event()
+    errors: list[object] = []
+
+    def done(err: KafkaError | None, _: Message) -> None:
+        if err is not None:
+            errors.append(err)
+        delivered.set()
+
+    where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+    try:
+        while True:
+            try:
+                producer.produce(
+                    topic, msg.value() or b"", msg.key(), headers=headers, on_delivery=done
+                )
+                break
+            except BufferError:
+                time.sleep(0.01)  # the local queue is full: the poller drains it
+    except KafkaException as exc:
+        errors.append(exc)
+    else:
+        producer.flush(10)
+        if not delivered.wait(10):
+            errors.append("no delivery report within 10 s")
+    if errors:
+        log.error("dead-lettering %s failed, left unacknowledged: %s", where, errors[0])
+        return False
+    log.error("dead-lettered %s: %s", where, reason)
+    return True
