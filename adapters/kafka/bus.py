@@ -168,7 +168,7 @@ class KafkaJobBus:
 
             return done
 
-        headers: list[tuple[str, bytes]] = []
+        headers: list[tuple[str, str | bytes | None]] = []
         if self._format is not None:
             headers.append((FORMAT_HEADER, self._format))
         trace_headers = carrier()
@@ -185,7 +185,7 @@ class KafkaJobBus:
         topic: str,
         value: bytes,
         key: bytes | None,
-        headers: list[tuple[str, bytes]],
+        headers: list[tuple[str, str | bytes | None]],
         on_delivery: Any,
     ) -> bool:
         """Enqueue one message; False if the local queue is full (try again soon)."""
@@ -199,7 +199,7 @@ class KafkaJobBus:
 
     # -- consuming -----------------------------------------------------------------------
 
-    async def consume(self) -> AsyncIterator[KafkaDelivery]:  # type: ignore[override]
+    async def consume(self) -> AsyncIterator[KafkaDelivery]:
         """Deliveries from this bus's consumer (started on first use, shared by callers)."""
         if self._queue is None:
             self._queue = asyncio.Queue()
@@ -291,6 +291,7 @@ class KafkaJobBus:
                 log.warning("Kafka consumer error: %s", err)
             return
         partition, offset = msg.partition(), msg.offset()
+        assert partition is not None and offset is not None  # always set on a consumed message
         with self._lock:
             if partition not in self._owned:
                 return  # fetched before its revocation: the new owner delivers it
@@ -332,7 +333,10 @@ class KafkaJobBus:
         if not todo:
             return
         try:
-            consumer.commit(offsets=todo, asynchronous=not synchronous)
+            if synchronous:
+                consumer.commit(offsets=todo, asynchronous=False)
+            else:
+                consumer.commit(offsets=todo, asynchronous=True)
         except KafkaException as exc:
             log.warning("Kafka commit failed (will retry): %s", exc)
             return
@@ -384,11 +388,15 @@ def _commit_result(err: KafkaError | None, partitions: list[TopicPartition]) -> 
         log.warning("Kafka commit failed (the next one supersedes it): %s", err)
 
 
+def _headers(msg: Message) -> list[tuple[str, Any]]:
+    return list(msg.headers() or ())  # type: ignore[arg-type]
+
+
 def _trace_headers(msg: Message) -> dict[str, str] | None:
     found = {
         k: v.decode("latin-1")
-        for k, v in (msg.headers() or ())
-        if k in ("traceparent", "tracestate") and v is not None
+        for k, v in _headers(msg)
+        if k in ("traceparent", "tracestate") and isinstance(v, bytes)
     }
     return found or None
 

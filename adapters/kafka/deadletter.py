@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -17,19 +18,18 @@ def format_problem(msg: Message, expected: bytes | None) -> str | None:
     A message without the header is tried as the expected format."""
     if expected is None:
         return None
-    for key, value in msg.headers() or ():
+    found: Any = msg.headers() or ()
+    for key, value in found:
         if key == FORMAT_HEADER and value != expected:
-            return (
-                f"unsupported format {(value or b'').decode('latin-1')!r} "
-                f"(this worker reads {expected.decode()!r})"
-            )
+            shown = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            return f"unsupported format {shown!r} (this worker reads {expected.decode()!r})"
     return None
 
 
 def dead_letter(producer: Producer, topic: str, msg: Message, reason: str) -> bool:
     """Copy ``msg`` to ``topic`` with ``legato.reason/topic/partition/offset`` headers.
     Blocks (call it off the event loop); True once the brokers have it."""
-    headers = [
+    headers: list[tuple[str, str | bytes | None]] = [
         ("legato.reason", reason.encode()),
         ("legato.topic", (msg.topic() or "").encode()),
         ("legato.partition", str(msg.partition()).encode()),
