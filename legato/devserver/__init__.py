@@ -159,9 +159,9 @@ def _start(opts: DevOptions, name: str, lib: Any, java: str, redis_bin: str, say
     say(f"started {name} (pid {pid}, port {_port(opts, name)}, log {paths.log})")
 
 
-def _wait_ready(opts: DevOptions, say: Any) -> None:
+def _wait_ready(opts: DevOptions, say: Any, names: tuple[str, ...] = SERVERS) -> None:
     deadline = time.monotonic() + opts.start_timeout
-    pending = list(SERVERS)
+    pending = list(names)
     while pending:
         for name in list(pending):
             paths = _Paths(opts, name)

@@ -60,6 +60,9 @@ _LOGBACK = """<configuration>
   <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
     <encoder><pattern>%d %-5level [%thread] %logger{20} - %msg%n</pattern></encoder>
   </appender>
+  <!-- flushes, compactions and sstable notices: thousands of lines per test run -->
+  <logger name="org.apache.cassandra.db" level="WARN"/>
+  <logger name="org.apache.cassandra.io" level="WARN"/>
   <root level="INFO"><appender-ref ref="OUT"/></root>
 </configuration>
 """

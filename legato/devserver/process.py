@@ -12,6 +12,8 @@ from pathlib import Path
 
 from legato.devserver.options import DevServerError
 
+ROTATE_BYTES = 32 * 1024 * 1024
+
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -55,8 +57,14 @@ def alive(pid: int) -> bool:
 
 
 def spawn(cmd: list[str], *, cwd: Path, log: Path, pidfile: Path) -> int:
-    """Start ``cmd`` in its own session, output appended to ``log``; returns its pid."""
+    """Start ``cmd`` in its own session, output appended to ``log``; returns its pid.
+
+    A log larger than ``ROTATE_BYTES`` is first moved to ``<log>.1``.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > ROTATE_BYTES:
+            log.replace(log.with_name(log.name + ".1"))
     with log.open("ab") as out:
         try:
             proc = subprocess.Popen(

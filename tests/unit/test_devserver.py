@@ -96,7 +96,7 @@ def test_a_server_that_dies_during_start_is_reported_with_its_log(tmp_path: Path
     dies = ["sh", "-c", "echo 'FATAL: cannot bind'; exit 3"]
     spawn(dies, cwd=log.parent, log=log, pidfile=pidfile)
     with pytest.raises(DevServerError) as err:
-        devserver._wait_ready(opts, say=lambda m: None)
+        devserver._wait_ready(opts, say=lambda m: None, names=("kafka",))
     assert "kafka exited during start" in str(err.value)
     assert "FATAL: cannot bind" in str(err.value)
     assert str(log) in str(err.value)
@@ -171,3 +171,14 @@ def test_cli_reports_the_error_and_exits_1(
         argv += ["--" + field.replace("_", "-"), str(getattr(opts, field))]
     assert main([*argv, "--redis-port", str(listening)]) == 1
     assert f"legato dev: cannot start redis: port {listening}" in capsys.readouterr().err
+
+
+def test_a_large_log_is_rotated_on_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from legato.devserver import process
+
+    monkeypatch.setattr(process, "ROTATE_BYTES", 10)
+    log = tmp_path / "server.log"
+    log.write_text("an old, long log\n")
+    spawn(["true"], cwd=tmp_path, log=log, pidfile=tmp_path / "pid")
+    assert (tmp_path / "server.log.1").read_text() == "an old, long log\n"
+    assert "an old" not in log.read_text()
