@@ -54,6 +54,8 @@ logger.kserver.name = kafka.server.KafkaRaftServer
 logger.kserver.level = info
 logger.ak.name = org.apache.kafka
 logger.ak.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
 """
 
 _LOGBACK = """<configuration>
