@@ -46,3 +46,9 @@ def require(name: str, host: str, port: int) -> None:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def cassandra_url(cassandra: CassandraSettings, keyspace: str) -> str:
+    """A LEGATO_CASSANDRA URL for worker processes: the configured hosts, another keyspace."""
+    auth = f"{cassandra.username}:{cassandra.password or ''}@" if cassandra.username else ""
+    return f"cassandra://{auth}{','.join(cassandra.hosts)}:{cassandra.port}/{keyspace}"

@@ -24,6 +24,7 @@ import legato
 from legato.distributed import connect
 from legato.schemas import Job
 from tests.property.dags import DagSpec, Recorder, build, dags, reference
+from tests.servers import cassandra_url
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -35,7 +36,7 @@ def env_for(s: Any) -> dict[str, str]:
         **os.environ,
         "LEGATO_KAFKA": f"kafka://{k.bootstrap}?jobs_topic={k.jobs_topic}&group={k.group}"
         f"&commands_topic={k.commands_topic}",
-        "LEGATO_CASSANDRA": f"cassandra://127.0.0.1:9042/{s.cassandra.keyspace}",
+        "LEGATO_CASSANDRA": cassandra_url(s.cassandra, s.cassandra.keyspace),
         "LEGATO_REDIS": s.redis.url,
     }
 

@@ -16,6 +16,7 @@ import legato
 from legato.distributed import Distributed, connect
 from legato.reconciler import Reconciler
 from legato.schemas import Job, StepCompleted
+from tests.servers import cassandra_url
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,11 @@ async def test_lost_start_job_is_resumed_by_the_cli(
         **os.environ,
         "LEGATO_KAFKA": f"kafka://{dist_settings.kafka.bootstrap}?jobs_topic="
         f"{dist_settings.kafka.jobs_topic}&group={dist_settings.kafka.group}",
-        "LEGATO_CASSANDRA": f"cassandra://127.0.0.1:9042/{dist_settings.cassandra.keyspace}",
+        "LEGATO_CASSANDRA": cassandra_url(
+            dist_settings.cassandra, dist_settings.cassandra.keyspace
+        ),
+            dist_settings.cassandra, dist_settings.cassandra.keyspace
+        ),
         "LEGATO_REDIS": dist_settings.redis.url,
     }
     proc = await asyncio.create_subprocess_exec(

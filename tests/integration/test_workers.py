@@ -19,7 +19,7 @@ from confluent_kafka import Producer
 
 from legato.adapters.kafka import apply_topics
 from legato.config import KafkaSettings
-from tests.servers import unique
+from tests.servers import cassandra_url, unique
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,9 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="module")
-def env(kafka_bootstrap: str, cassandra_keyspace: str, redis_url: str) -> dict[str, str]:
+def env(
+    kafka_bootstrap: str, cassandra_keyspace: str, redis_url: str, legato_settings: Any
+) -> dict[str, str]:
     name = unique("w")
     query = (
         f"jobs_topic={name}.jobs&commands_topic={name}.cmd&deadletter_topic={name}.dlq"
@@ -38,7 +40,7 @@ def env(kafka_bootstrap: str, cassandra_keyspace: str, redis_url: str) -> dict[s
     return {
         **os.environ,
         "LEGATO_KAFKA": kafka_url,
-        "LEGATO_CASSANDRA": f"cassandra://127.0.0.1:9042/{cassandra_keyspace}",
+        "LEGATO_CASSANDRA": cassandra_url(legato_settings.cassandra, cassandra_keyspace),
         "LEGATO_REDIS": redis_url,
         "PYTHONPATH": str(EXAMPLES),
     }
