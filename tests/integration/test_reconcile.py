@@ -77,8 +77,6 @@ async def test_lost_start_job_is_resumed_by_the_cli(
         "LEGATO_CASSANDRA": cassandra_url(
             dist_settings.cassandra, dist_settings.cassandra.keyspace
         ),
-            dist_settings.cassandra, dist_settings.cassandra.keyspace
-        ),
         "LEGATO_REDIS": dist_settings.redis.url,
     }
     proc = await asyncio.create_subprocess_exec(
