@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from legato.runtime.executor import Executor
 from legato.runtime.registry import Registry
 from legato.schemas import Job, RunHeader, StepFailed, StepRecord, StepWaiting
@@ -100,14 +102,4 @@ async def resume_run(
 
 
 def _with(job: Job, attempt: int, deadline: float | None) -> Job:
-    return Job(
-        job.run_id,
-        job.step_id,
-        job.node,
-        job.blueprint,
-        job.version,
-        job.iteration,
-        attempt,
-        job.trigger,
-        deadline,
-    )
+    return msgspec.structs.replace(job, attempt=attempt, deadline=deadline)

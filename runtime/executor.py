@@ -490,46 +490,27 @@ class Executor:
         retryable = getattr(exc, "retryable", not isinstance(exc, ExpressionError))
         message = _message(exc)
         run_id = header.run_id
+        retry_at = None
         if retryable and job.attempt < node.max_attempts:
             delay = getattr(exc, "next_retry_delay", None)
             if delay is None:
                 delay = backoff_delay(node, job.attempt, self.rng)
-            at = self.clock() + delay
-            await self.store.record_failure(
-                run_id,
-                StepFailed(
-                    at=self.clock(),
-                    step_id=job.step_id,
-                    node=node.id,
-                    attempt=job.attempt,
-                    error=message,
-                    error_type=type(exc).__name__,
-                    retry_at=at,
-                ),
-            )
-            retry = Job(
-                job.run_id,
-                job.step_id,
-                job.node,
-                job.blueprint,
-                job.version,
-                job.iteration,
-                job.attempt + 1,
-                job.trigger,
-            )
-            await self.timers.schedule(at, retry)
-            return None
-        await self.store.record_failure(
-            run_id,
-            StepFailed(
-                at=self.clock(),
-                step_id=job.step_id,
-                node=node.id,
-                attempt=job.attempt,
-                error=message,
-                error_type=type(exc).__name__,
-            ),
+            retry_at = self.clock() + delay
+        failed = StepFailed(
+            at=self.clock(),
+            step_id=job.step_id,
+            node=node.id,
+            attempt=job.attempt,
+            error=message,
+            error_type=type(exc).__name__,
+            retry_at=retry_at,
         )
+        await self.store.record_failure(run_id, failed)
+        if retry_at is not None:
+            # A retried wait starts a new wait: its old deadline goes.
+            retry = msgspec.structs.replace(job, attempt=job.attempt + 1, deadline=None)
+            await self.timers.schedule(retry_at, retry)
+            return None
         if node.fallback is not None and ctx is not None:
             record = await self.run_fallback(reg, header, node, job, ctx, message, token)
             if record is not None:
