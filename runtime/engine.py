@@ -165,9 +165,13 @@ class Engine:
             at=now, run_id=rid, blueprint_id=registry.id, version=registry.version, input=input
         )
         if await self.backend.store.create_run(header, event):
-            span = (self.tracer.start_as_current_span(f"run {registry.id}",
-                                                      attributes={"legato.run_id": rid})
-                    if self.tracer is not None else contextlib.nullcontext())
+            span = (
+                self.tracer.start_as_current_span(
+                    f"run {registry.id}", attributes={"legato.run_id": rid}
+                )
+                if self.tracer is not None
+                else contextlib.nullcontext()
+            )
             with span:
                 await self._publish_start(registry, rid)
         return rid
