@@ -28,6 +28,8 @@ class WorkerOptions:
     concurrency: int = 64
     health_port: int | None = 8080
     drain_timeout: float = 30.0
+    lease_ttl: float = 30.0  # a dead worker's step runs again after this long
+    heartbeat_interval: float = 5.0
 
 
 async def connect_with_backoff(settings: Settings, stop: asyncio.Event) -> Distributed | None:
@@ -142,7 +144,12 @@ async def run_worker(
     from legato.adapters.kafka import KafkaJobBus
 
     assert settings.kafka is not None
-    engine = Engine(dist.backend, concurrency=options.concurrency)
+    engine = Engine(
+        dist.backend,
+        concurrency=options.concurrency,
+        lease_ttl=options.lease_ttl,
+        heartbeat_interval=options.heartbeat_interval,
+    )
     engine.start_workers()
     commands = KafkaJobBus(
         settings.kafka,

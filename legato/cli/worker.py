@@ -32,6 +32,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--concurrency", type=int, default=64, help="jobs handled at once")
     p.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=30.0,
+        help="seconds before a dead worker's step may run elsewhere",
+    )
+    p.add_argument(
         "--health-port", type=int, default=8080, help="port of /healthz and /readyz (0: none)"
     )
     p.add_argument(
@@ -56,5 +62,13 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--concurrency must be at least 1")
     import_modules(args.imports)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    options = WorkerOptions(args.concurrency, args.health_port or None, args.drain_timeout)
+    if args.lease_ttl <= 0:
+        raise UsageError("--lease-ttl must be positive")
+    options = WorkerOptions(
+        args.concurrency,
+        args.health_port or None,
+        args.drain_timeout,
+        args.lease_ttl,
+        min(5.0, args.lease_ttl / 3),
+    )
     return asyncio.run(run_worker(settings, options))

@@ -187,3 +187,32 @@ def test_commands_jsonschema_matches_the_committed_file(
     assert printed == json.loads(committed.read_text())
     example = b'{"type": "start_run", "blueprint": "etl", "input": {"day": 1}, "extra": 0}'
     assert msgspec.json.decode(example, type=Command) == StartRun("etl", "1", {"day": 1})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["worker", "--lease-ttl", "0"], "--lease-ttl must be positive"),
+        (["worker", "--concurrency", "0"], "--concurrency must be at least 1"),
+    ],
+)
+def test_worker_usage_errors(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("LEGATO_KAFKA", "kafka://127.0.0.1:1")
+    monkeypatch.setenv("LEGATO_CASSANDRA", "cassandra://127.0.0.1:1/ks")
+    monkeypatch.setenv("LEGATO_REDIS", "redis://127.0.0.1:1/0")
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_worker_without_servers_configured(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("LEGATO_KAFKA", "LEGATO_CASSANDRA", "LEGATO_REDIS", "LEGATO_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["worker"]) == 2
+    assert "a worker needs Kafka, Cassandra and Redis" in capsys.readouterr().err
