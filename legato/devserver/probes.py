@@ -18,14 +18,15 @@ def redis_ping(port: int) -> bool:
 
 def cassandra_query(port: int) -> str | None:
     """``release_version`` from ``system.local``, or None if not answering yet."""
-    from cassandra.cluster import Cluster, NoHostAvailable
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
     from cassandra.policies import RoundRobinPolicy
 
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy())
     cluster = Cluster(
         ["127.0.0.1"],
         port=port,
         connect_timeout=5,
-        load_balancing_policy=RoundRobinPolicy(),
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=5,
     )
     try:
