@@ -459,6 +459,7 @@ class Executor:
                 action=rec.action,
                 skipped=rec.skipped,
                 looped=rec.looped,
+                fallback=rec.fallback,
             )
         return await self.store.resolve_step(run_id, node.id, rec, event)
 
