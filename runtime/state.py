@@ -1,4 +1,9 @@
-"""A run's state as a fold of its history: replaying the events reproduces it."""
+"""A run's state as a fold of its history: replaying the events reproduces it.
+
+``fold(await store.history(run_id), registry)`` gives the same step resolutions
+as the store's step records, the same status and error as the run's header, and
+the same final context as ``RunResult.context``.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,26 @@ from legato.schemas import (
     StepWaiting,
 )
 
+_RESOLVED = ("done", "skipped")
+
 
 @dataclass
 class StepState:
-    """Where one step stands: ``done``, ``skipped``, ``failed``, ``retrying`` or ``waiting``."""
+    """Where one step stands.
+
+    Attributes:
+        status: ``done``, ``skipped``, ``failed``, ``retrying`` or ``waiting``.
+        node: the node the step runs.
+        output: the step's output (``done`` only).
+        action: the action the step returned.
+        skipped: targets of the outgoing edges it did not take (as recorded).
+        looped: a loop's last node went back to the loop's start.
+        taken: targets of the edges it took (the loop's first node when it looped);
+            filled only when ``fold`` is given the registry.
+        attempts: the number of the last attempt made.
+        last_error: the error of the last failed attempt (or failed fallback).
+        fallback: the fallback node that produced the output, or that failed.
+    """
 
     status: str
     node: str
@@ -33,6 +54,7 @@ class StepState:
     action: str | None = None
     skipped: tuple[str, ...] = ()
     looped: bool = False
+    taken: tuple[str, ...] = ()
     attempts: int = 0
     last_error: str | None = None
     fallback: str | None = None
@@ -40,6 +62,8 @@ class StepState:
 
 @dataclass
 class RunState:
+    """A run as its history tells it: header fields, steps, signals, final context."""
+
     run_id: str = ""
     blueprint_id: str = ""
     version: str = ""
@@ -52,12 +76,19 @@ class RunState:
 
     @property
     def outputs(self) -> dict[str, Any]:
+        """Step id -> output of every done step (as ``RunResult.outputs``)."""
         return {s: st.output for s, st in self.steps.items() if st.status == "done"}
 
 
 def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
-    """Replay ``events`` (in append order). With ``registry``, the final context is
-    resolved by the same rule as a live run."""
+    """Replay ``events`` (in append order) into a ``RunState``.
+
+    Args:
+        events: a run's history, as ``RunStore.history`` returns it.
+        registry: the run's compiled blueprint. With it, the final context is
+            resolved by the same rule as a live run (it needs the causal order of
+            steps) and each done step's ``taken`` edges are filled in.
+    """
     state = RunState()
     writes: dict[str, list[ContextWrite]] = {}
     for event in events:
@@ -67,7 +98,7 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
                 state.version, state.input = event.version, event.input
             case StepCompleted():
                 prev = state.steps.get(event.step_id)
-                if prev is not None and prev.status in ("done", "skipped"):
+                if prev is not None and prev.status in _RESOLVED:
                     continue  # the first resolution wins, as in the store
                 state.steps[event.step_id] = StepState(
                     "done",
@@ -76,6 +107,7 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
                     event.action,
                     tuple(event.skipped),
                     event.looped,
+                    _taken(registry, event),
                     event.attempt,
                     prev.last_error if prev else None,
                     event.fallback,
@@ -83,17 +115,12 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
                 for key, value in event.context.items():
                     writes.setdefault(key, []).append(ContextWrite(key, event.step_id, value))
             case StepSkipped():
-                if event.step_id not in state.steps:
+                if event.step_id not in state.steps or state.steps[event.step_id].status not in (
+                    _RESOLVED
+                ):
                     state.steps[event.step_id] = StepState("skipped", event.node)
             case StepFailed():
-                prev = state.steps.get(event.step_id)
-                if prev is not None and prev.status in ("done", "skipped"):
-                    continue
-                status = "retrying" if event.retry_at is not None else "failed"
-                node = prev.node if prev is not None else event.node
-                state.steps[event.step_id] = StepState(
-                    status, node, attempts=event.attempt, last_error=event.error
-                )
+                _failed(state, event)
             case StepWaiting():
                 if event.step_id not in state.steps:
                     state.steps[event.step_id] = StepState("waiting", event.node)
@@ -108,3 +135,28 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
     if registry is not None and writes:
         state.context = final_context(registry, writes)
     return state
+
+
+def _failed(state: RunState, event: StepFailed) -> None:
+    prev = state.steps.get(event.step_id)
+    if prev is not None and prev.status in _RESOLVED:
+        return
+    status = "retrying" if event.retry_at is not None else "failed"
+    if prev is not None and event.node != prev.node:
+        # The step's fallback failed: the step's own attempts still count.
+        prev.status, prev.last_error, prev.fallback = status, event.error, event.node
+        return
+    state.steps[event.step_id] = StepState(
+        status, event.node, attempts=event.attempt, last_error=event.error
+    )
+
+
+def _taken(registry: Registry | None, event: StepCompleted) -> tuple[str, ...]:
+    if registry is None:
+        return ()
+    node = registry.nodes.get(event.node)
+    if node is None:
+        return ()
+    if event.looped and node.loop is not None:
+        return (node.loop.head,)
+    return tuple(e.target for e in node.out_edges if e.target not in event.skipped)
