@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from legato.runtime import waits
+from legato.runtime import metrics, waits
 from legato.runtime.context import _MISSING, RunContext, StepContext, visible_value
 from legato.runtime.errors import (
     ExpressionError,
@@ -106,6 +106,13 @@ class Executor:
     # -- entry point ---------------------------------------------------------------------
 
     async def handle(self, job: Job) -> None:
+        metrics.in_flight(1)
+        try:
+            await self._handle(job)
+        finally:
+            metrics.in_flight(-1)
+
+    async def _handle(self, job: Job) -> None:
         reg = await self.registries.get(job.blueprint, job.version)
         header = await self.store.get_run(job.run_id)
         if header is None:
@@ -149,6 +156,7 @@ class Executor:
         self, reg: Registry, header: RunHeader, node: CompiledNode, job: Job, token: int | None
     ) -> StepRecord | None:
         started = self.clock()
+        metrics.step_started(job.blueprint, node.id)
         ctx: StepContext | None = None
         try:
             ctx = await self.make_context(reg, header, node, job)
@@ -166,6 +174,7 @@ class Executor:
         except StepCancelled:
             return None  # the run ended meanwhile: nothing to record
         except Exception as exc:
+            metrics.step_duration(node.id, self.clock() - started, "failed")
             return await self.fail(reg, header, node, job, exc, ctx, token)
         return await self.complete(header, node, job, output, action, routing, ctx, started, token)
 
@@ -201,7 +210,9 @@ class Executor:
             worker=self.worker_id,
         )
         cws = [ContextWrite(k, job.step_id, v) for k, v in writes.items()] if writes else ()
-        return await self.store.resolve_step(header.run_id, job.step_id, record, event, cws, token)
+        done = await self.store.resolve_step(header.run_id, job.step_id, record, event, cws, token)
+        metrics.step_completed(job.blueprint, node.id, event.at - started)
+        return done
 
     async def call(self, node: CompiledNode, ctx: StepContext, token: int | None = None) -> Any:
         if node.timeout is None:
@@ -426,9 +437,12 @@ class Executor:
                 if t.step_id(t_it) in resolved:
                     continue
                 if decision is JoinDecision.RUN:
+                    if len(t.preds) > 1:
+                        metrics.join_fired(reg.id, t.id)
                     jobs.append(self.job(reg, run_id, t, t_it, src))
                 elif decision is JoinDecision.SKIP:
                     work.append((t, t_it, await self.skip(run_id, t, t_it)))
+                    metrics.step_skipped(reg.id, t.id)
             if n.ends_run:
                 await self.arrive_end(reg, header, src)
         return jobs
@@ -507,6 +521,7 @@ class Executor:
             retry_at=retry_at,
         )
         await self.store.record_failure(run_id, failed)
+        metrics.step_failed(job.blueprint, node.id, retried=retry_at is not None)
         if retry_at is not None:
             # A retried wait starts a new wait: its old deadline goes.
             retry = msgspec.structs.replace(job, attempt=job.attempt + 1, deadline=None)
