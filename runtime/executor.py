@@ -31,6 +31,7 @@ from legato.runtime.errors import (
     StepTimeoutError,
 )
 from legato.runtime.guard import Guards, StepCancelled
+from legato.runtime.logcontext import job_scope
 from legato.runtime.nodes import Result
 from legato.runtime.ports import Coordinator, JobBus, JoinDecision, RunStore, Timers
 from legato.runtime.registry import END_STEP, CompiledEdge, CompiledNode, Registry
@@ -108,7 +109,8 @@ class Executor:
     async def handle(self, job: Job) -> None:
         metrics.in_flight(1)
         try:
-            await self._handle(job)
+            with job_scope(job):
+                await self._handle(job)
         finally:
             metrics.in_flight(-1)
 
