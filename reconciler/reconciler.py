@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from legato.reconciler.resume import resume_run
+from legato.runtime import metrics
 from legato.runtime.engine import Engine
 from legato.runtime.errors import LegatoError
 
@@ -66,6 +67,7 @@ class Reconciler:
                 stats.failed += 1
             elif outcome.jobs or await self._ended(header.run_id):
                 stats.resumed += 1
+        metrics.reconciler_pass(stats.to_dict())
         return stats
 
     async def _ended(self, run_id: str) -> bool:
