@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from legato.runtime import metrics
 from legato.runtime.compiler import compile_blueprint, compile_structure
 from legato.runtime.context import final_context
 from legato.runtime.errors import (
@@ -303,7 +304,7 @@ class Engine:
         delay = self.timer_interval
         while True:
             try:
-                await fire_due(self.backend.bus)
+                metrics.timers_fired(await fire_due(self.backend.bus))
                 delay = self.timer_interval
             except BackendUnavailableError as exc:
                 log.warning("timers unavailable, retrying in %.1fs: %s", delay, exc)

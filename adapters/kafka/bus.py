@@ -60,6 +60,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from legato.adapters.kafka.deadletter import FORMAT_HEADER, dead_letter, format_problem
 from legato.adapters.kafka.offsets import PartitionOffsets
 from legato.config import KafkaSettings
+from legato.runtime import metrics
 from legato.runtime.errors import BackendUnavailableError
 from legato.runtime.tracing import carrier
 from legato.schemas import Job
@@ -70,6 +71,7 @@ _decode = msgspec.json.Decoder(Job).decode
 JOB_FORMAT = b"legato.job/1"
 CONSUMER_LATENCY = {"fetch.wait.max.ms": 10, "fetch.min.bytes": 1}
 PRODUCER_LATENCY = {"linger.ms": 1}
+LAG_INTERVAL = 1.0  # seconds between two consumer lag measurements
 
 
 @dataclass(slots=True)
@@ -142,6 +144,7 @@ class KafkaJobBus:
         self._owned: set[int] = set()
         self._outstanding = 0
         self._throttled = False
+        self._lag: dict[int, int] = {}
         self._consumer_thread: threading.Thread | None = None
         self._queue: asyncio.Queue[KafkaDelivery | None] | None = None
 
@@ -211,6 +214,7 @@ class KafkaJobBus:
                 name="legato-kafka-consumer",
             )
             self._consumer_thread.start()
+            metrics.watch_lag(self)
         queue = self._queue
         while True:
             item = await queue.get()
@@ -243,8 +247,12 @@ class KafkaJobBus:
             on_revoke=lambda c, parts: self._revoked(c, parts),
             on_lost=lambda c, parts: self._revoked(c, parts, lost=True),
         )
+        lag_due = 0.0
         try:
             while not self._stop.is_set():
+                if time.monotonic() >= lag_due:
+                    self._measure_lag(consumer)
+                    lag_due = time.monotonic() + LAG_INTERVAL
                 with self._lock:
                     free = self.max_in_flight - self._outstanding
                 try:
@@ -268,6 +276,26 @@ class KafkaJobBus:
                 consumer.close()
             with contextlib.suppress(RuntimeError):  # the event loop is gone already
                 loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    def _measure_lag(self, consumer: Consumer) -> None:
+        """Per owned partition: the high watermark last fetched minus the position
+        (partitions not fetched from yet are left out)."""
+        lag = {}
+        try:
+            for tp in consumer.position(consumer.assignment()):
+                high = consumer.get_watermark_offsets(tp, cached=True)[1]
+                if tp.offset >= 0 and high >= 0:
+                    lag[tp.partition] = max(0, high - tp.offset)
+        except KafkaException:
+            return
+        with self._lock:
+            self._lag = lag
+
+    def lag(self) -> dict[int, int]:
+        """Messages not yet fetched, by owned partition, measured at most
+        ``LAG_INTERVAL`` seconds ago (``legato_consumer_lag``)."""
+        with self._lock:
+            return dict(self._lag)
 
     def _throttle(self, consumer: Consumer, pause: bool) -> None:
         """Pause fetching at the in-flight bound (or while draining), resume below it.
@@ -363,6 +391,7 @@ class KafkaJobBus:
             for tp in partitions:
                 self._owned.discard(tp.partition)
                 self._offsets.pop(tp.partition, None)
+                self._lag.pop(tp.partition, None)
                 self._generation[tp.partition] = self._generation.get(tp.partition, 0) + 1
 
     def pause(self) -> None:

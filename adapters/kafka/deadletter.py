@@ -9,6 +9,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from legato.runtime import metrics
+
 log = logging.getLogger("legato.kafka")
 FORMAT_HEADER = "format"
 
@@ -62,5 +64,6 @@ def dead_letter(producer: Producer, topic: str, msg: Message, reason: str) -> bo
     if errors:
         log.error("dead-lettering %s failed, left unacknowledged: %s", where, errors[0])
         return False
+    metrics.dead_lettered(msg.topic() or "")
     log.error("dead-lettered %s: %s", where, reason)
     return True

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from legato.runtime import metrics
 from legato.runtime.ports import JoinDecision
 from legato.runtime.tracing import carrier
 from legato.schemas import Job
@@ -149,6 +150,7 @@ class MemoryTimers:
 
         def fire() -> None:
             self._handles.discard(handle)
+            metrics.timers_fired(1)
             self._bus._queue.put_nowait(job)
 
         handle = loop.call_later(delay, fire)
