@@ -18,6 +18,7 @@ from legato.distributed import Distributed, connect
 from legato.runtime.engine import Engine
 from legato.runtime.errors import BackendUnavailableError, LegatoError
 from legato.schemas.commands import CancelRun, Command, SendSignal, StartRun
+from legato.telemetry import MetricsPage, install_metrics, install_tracing
 
 log = logging.getLogger("legato.worker")
 _decode_command = msgspec.json.Decoder(Command).decode  # type: ignore[arg-type]
@@ -67,28 +68,33 @@ async def consume_commands(engine: Engine, bus: Any) -> None:
         await delivery.ack()
 
 
-async def serve_health(port: int, ready: Callable[[], Awaitable[str | None]]) -> asyncio.Server:
+async def serve_health(
+    port: int, ready: Callable[[], Awaitable[str | None]], metrics: MetricsPage | None = None
+) -> asyncio.Server:
     """``/healthz``: 200 while the process runs. ``/readyz``: 200 when ``ready()``
-    returns None, else 503 with its reason."""
+    returns None, else 503 with its reason. ``/metrics``: the Prometheus text
+    exposition of ``metrics``, if given."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = (await asyncio.wait_for(reader.readline(), 5)).decode("latin-1")
             path = line.split(" ")[1] if line.count(" ") >= 2 else ""
+            content_type = "text/plain; charset=utf-8"
             if path == "/healthz":
-                status, body = "200 OK", "ok"
+                status, data = "200 OK", b"ok"
+            elif path == "/metrics" and metrics is not None:
+                status, data, content_type = "200 OK", metrics.render(), metrics.content_type
             elif path == "/readyz":
                 problem = await ready()
-                status, body = (
-                    ("200 OK", "ready")
+                status, data = (
+                    ("200 OK", b"ready")
                     if problem is None
-                    else ("503 Service Unavailable", f"not ready: {problem}")
+                    else ("503 Service Unavailable", f"not ready: {problem}".encode())
                 )
             else:
-                status, body = "404 Not Found", "not found"
-            data = body.encode()
+                status, data = "404 Not Found", b"not found"
             writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
                 + data
             )
@@ -136,8 +142,9 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
     readiness = Readiness()
     server = None
+    install_tracing()
     if options.health_port is not None:
-        server = await serve_health(options.health_port, readiness)
+        server = await serve_health(options.health_port, readiness, install_metrics())
     dist = await connect_with_backoff(settings, stop)
     if dist is None:
         return 0

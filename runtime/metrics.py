@@ -38,6 +38,16 @@ def _observe_lag(options: CallbackOptions) -> Iterable[Observation]:
             yield Observation(lag, {"topic": source.topic, "partition": partition})
 
 
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_RECONCILER = {  # PassStats fields
+    "scanned": "active runs looked at",
+    "stalled": "runs without progress for the threshold",
+    "resumed": "stalled runs whose steps were re-enqueued",
+    "failed": "stalled runs failed because their history says so",
+    "errors": "runs that could not be resumed",
+}
+
+
 class _Instruments:
     def __init__(self, meter: metrics.Meter) -> None:
         c = meter.create_counter
@@ -50,11 +60,14 @@ class _Instruments:
         self.dead = c("legato_deadlettered_messages", description="Messages dead-lettered")
         self.timers = c("legato_timers_fired", description="Due timers fired (jobs published)")
         self.reconciler = {
-            name: c(f"legato_reconciler_{name}", description=f"Reconciler: runs {name}")
-            for name in ("scanned", "stalled", "resumed", "failed", "errors")
+            name: c(f"legato_reconciler_{name}", description=f"Reconciler: {what}")
+            for name, what in _RECONCILER.items()
         }
         self.duration = meter.create_histogram(
-            "legato_step_duration", unit="s", description="Step attempt duration"
+            "legato_step_duration",
+            unit="s",
+            description="Step attempt duration",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
         )
         self.in_flight = meter.create_up_down_counter(
             "legato_steps_in_flight", description="Jobs being handled now"
