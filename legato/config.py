@@ -24,6 +24,15 @@ ENV_CASSANDRA = "LEGATO_CASSANDRA"
 ENV_REDIS = "LEGATO_REDIS"
 ENV_CONFIG = "LEGATO_CONFIG"
 
+# What each variable holds (docs/configuration.md is generated from these).
+ENVIRONMENT = {
+    ENV_CONFIG: "Path of a TOML file with [kafka], [cassandra] and [redis] sections "
+    "(what --config gives).",
+    ENV_KAFKA: "Kafka URL; replaces the file's [kafka] section.",
+    ENV_CASSANDRA: "Cassandra URL; replaces the file's [cassandra] section.",
+    ENV_REDIS: "Redis URL; replaces the file's [redis] section.",
+}
+
 
 class ConfigError(LegatoError):
     """Configuration that cannot be used: a bad URL, an unknown key, a wrong type."""
@@ -88,6 +97,23 @@ class KafkaSettings:
     ``options`` go to every confluent-kafka client as they are (TLS, SASL, ...).
     The commands and dead-letter topics get a quarter of ``partitions`` (at least 1)
     unless their counts are given.
+
+    Attributes:
+        bootstrap: Brokers to connect to first, ``host:port`` separated by commas.
+        jobs_topic: Topic of step jobs, keyed by run so that a run's jobs stay in order.
+        commands_topic: Topic other services send commands to (start, signal, cancel).
+        deadletter_topic: Topic of messages that cannot be decoded, with the reason
+            in their headers.
+        partitions: Partitions of the jobs topic (``legato topics apply``); bounds how
+            many workers share the jobs.
+        commands_partitions: Partitions of the commands topic; unset: a quarter of
+            ``partitions`` (at least 1).
+        deadletter_partitions: Partitions of the dead-letter topic; unset: a quarter
+            of ``partitions`` (at least 1).
+        replication_factor: Replicas of each topic that ``legato topics apply`` creates.
+        group: Consumer group of the workers.
+        options: librdkafka settings passed to every client as they are
+            (``security.protocol``, ``sasl.*``, ``ssl.*``, ...).
     """
 
     bootstrap: str = "127.0.0.1:9092"
@@ -151,6 +177,8 @@ class KafkaSettings:
 
 _KAFKA_FIELDS = [f.name for f in fields(KafkaSettings) if f.name not in ("bootstrap", "options")]
 _KAFKA_INTS = [f.name for f in fields(KafkaSettings) if str(f.type).startswith("int")]
+# URL query keys that set a field: {query key: field name}.
+KAFKA_URL_KEYS = {name: name for name in _KAFKA_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -159,6 +187,22 @@ class CassandraSettings:
 
     ``options`` are passed to cassandra-driver's ``Cluster`` as keyword arguments
     (e.g. ``compression``, ``idle_heartbeat_interval``).
+
+    Attributes:
+        hosts: Contact points; the driver discovers the rest of the cluster.
+        port: Native protocol port of every host.
+        keyspace: Keyspace of the run history, timers and blueprints.
+        consistency: Consistency level of reads and writes (``LOCAL_QUORUM``,
+            ``QUORUM``, ``ONE``, ...).
+        local_dc: Local data center of DC-aware load balancing; unset: the data center
+            of the first contact point that answers.
+        username: User for password authentication; unset: none.
+        password: Password of ``username``; never printed.
+        replication: Replication of the keyspace when ``legato schema apply`` creates
+            it: ``simple:N`` or ``nts:dc1=3,dc2=3``.
+        tls: Connect with TLS.
+        tls_ca_file: CA certificate file that verifies the servers; implies TLS in a URL.
+        options: Keyword arguments of cassandra-driver's ``Cluster``, as they are.
     """
 
     hosts: tuple[str, ...] = ("127.0.0.1",)
@@ -197,14 +241,24 @@ class CassandraSettings:
             kwargs["username"] = unquote(parts.username)
             kwargs["password"] = unquote(parts.password or "")
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            _unknown([key], ["consistency", "dc", "replication", "tls", "ca"], "Cassandra URL")
+            _unknown([key], list(CASSANDRA_URL_KEYS), "Cassandra URL")
             if key == "tls":
                 kwargs["tls"] = _bool(value, "Cassandra URL: tls")
             elif key == "ca":
                 kwargs.update(tls=True, tls_ca_file=value)
             else:
-                kwargs["local_dc" if key == "dc" else key] = value
+                kwargs[CASSANDRA_URL_KEYS[key]] = value
         return cls(**kwargs)
+
+
+# URL query keys that set a field: {query key: field name}.
+CASSANDRA_URL_KEYS = {
+    "consistency": "consistency",
+    "dc": "local_dc",
+    "replication": "replication",
+    "tls": "tls",
+    "ca": "tls_ca_file",
+}
 
 
 def _bool(value: str, where: str) -> bool:
@@ -219,7 +273,15 @@ def _bool(value: str, where: str) -> bool:
 @dataclass(frozen=True)
 class RedisSettings:
     """A Redis URL (``redis://`` or ``rediss://`` for TLS), the key prefix, and options
-    passed to redis-py's ``from_url`` as they are (``ssl_ca_certs``, ``username``, ...)."""
+    passed to redis-py's ``from_url`` as they are (``ssl_ca_certs``, ``username``, ...).
+
+    Attributes:
+        url: ``redis://[:password@]host:port/db``, ``rediss://`` for TLS; the password
+            is never printed.
+        prefix: Prefix of every key Legato writes (join state, leases, fencing
+            counters), so that deployments can share a database.
+        options: Keyword arguments of redis-py's ``from_url``, as they are.
+    """
 
     url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     prefix: str = "legato:"
