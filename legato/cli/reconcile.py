@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import re
 from typing import Any
 
 from legato.cli import UsageError
 from legato.config import add_config_argument, settings_from_cli
+from legato.logs import add_arguments as add_log_arguments
+from legato.logs import configure_from_cli as configure_logs
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -45,6 +46,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--interval", type=duration, default=30.0, metavar="DURATION")
     add_config_argument(p)
+    add_log_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -55,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
             "the reconciler works on a deployment: set LEGATO_KAFKA, "
             "LEGATO_CASSANDRA and LEGATO_REDIS, or pass --config"
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs(args, os.environ)
     return asyncio.run(_passes(settings, args))
 
 

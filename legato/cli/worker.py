@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.run import import_modules
 from legato.config import add_config_argument, settings_from_cli
+from legato.logs import add_arguments as add_log_arguments
+from legato.logs import configure_from_cli as configure_logs
 
 
 def register(subparsers: Any) -> None:
@@ -46,6 +47,7 @@ def register(subparsers: Any) -> None:
         default=30.0,
         help="seconds to finish jobs in hand on SIGTERM",
     )
+    add_log_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -60,10 +62,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    import_modules(args.imports)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.lease_ttl <= 0:
         raise UsageError("--lease-ttl must be positive")
+    configure_logs(args, os.environ)
+    import_modules(args.imports)
     options = WorkerOptions(
         args.concurrency,
         args.health_port or None,
