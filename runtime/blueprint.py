@@ -55,13 +55,40 @@ def _convert(obj: Any, cls: type, path: str, problems: list[Problem]) -> Any:
     try:
         return msgspec.convert(obj, cls)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        where = ""
-        if " - at `$" in message:
-            message, where = message.rsplit(" - at `$", 1)
-            where = where.rstrip("`")
-        problems.append(Problem(path + where, message))
+        # msgspec stops at the first bad field; check each field so all are listed.
+        problems.extend(_field_problems(obj, cls, path) or [_problem(exc, path)])
         return None
+
+
+def _problem(exc: msgspec.ValidationError, path: str) -> Problem:
+    message, where = str(exc), ""
+    if " - at `$" in message:
+        message, where = message.rsplit(" - at `$", 1)
+        where = where.rstrip("`")
+    return Problem(path + where, message)
+
+
+def _field_problems(obj: Any, cls: type, path: str) -> list[Problem]:
+    if not isinstance(obj, Mapping):
+        return []
+    out: list[Problem] = []
+    nested = _NESTED.get(cls, {})
+    for f in msgspec.structs.fields(cls):
+        where = f"{path}.{f.name}"
+        if f.name not in obj:
+            if f.required:
+                out.append(Problem(where, "required key missing"))
+            continue
+        value = obj[f.name]
+        sub = nested.get(f.name)
+        if sub is not None and sub[0] == "one" and isinstance(value, Mapping):
+            out.extend(_field_problems(value, sub[1], where))
+            continue
+        try:
+            msgspec.convert(value, f.type)
+        except msgspec.ValidationError as exc:
+            out.append(_problem(exc, where))
+    return out
 
 
 def _normalise_edge(raw: Any) -> Any:

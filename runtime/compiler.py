@@ -259,8 +259,10 @@ class _Compiler:
         loops = self.loops(back, succ, pred) if len(order) == len(self.index) else []
         if not self.problems and not [n for n in order if not pred[n] and n not in fallbacks]:
             self.problem("edges", "no start node: every node has a predecessor")
-        if self.problems:
+        if self.problems and len(order) < len(self.index):
             raise BlueprintError(self.problems)
+        # Built even with problems (when acyclic) so that ``inputs`` references are
+        # checked too: one error lists every problem.
         return self.build(parts, forward, loops, order, fallbacks, succ, pred)
 
     def check_fallbacks(
@@ -305,7 +307,8 @@ class _Compiler:
         for spec in self.bp.nodes:
             nid = spec.id
             impl, inputs = parts[nid]
-            assert impl is not None
+            if impl is None:  # already reported; stands in so the rest is checked
+                impl = Implementation(_unresolved, "async")
             exprs = _exprs(inputs) + [e.transform for e in in_edges[nid].values() if e.transform]
             route = [e.condition for e in out_edges[nid] if e.condition]
             back_cond = tail_of[nid].back_edge.condition if nid in tail_of else None
@@ -456,6 +459,10 @@ def compile_blueprint(
         return _Compiler(blueprint, cat).run()
     except BlueprintError as exc:
         raise BlueprintError(exc.problems, source) from None
+
+
+async def _unresolved(ctx: Any) -> Any:
+    raise RuntimeError("unresolvable implementation")
 
 
 class _AnyCatalog(NodeCatalog):
