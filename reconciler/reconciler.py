@@ -24,6 +24,7 @@ class PassStats:
     resumed: int = 0  # stalled runs for which steps were re-enqueued
     failed: int = 0  # stalled runs failed because their history says so
     jobs: int = 0  # steps re-enqueued in all
+    leased: int = 0  # steps left alone because a live worker holds their lease
     errors: int = 0  # runs that could not be resumed (see the log)
 
     def to_dict(self) -> dict[str, int]:
@@ -63,6 +64,7 @@ class Reconciler:
                 log.error("cannot resume run %s: %s", header.run_id, exc)
                 continue
             stats.jobs += outcome.jobs
+            stats.leased += outcome.leased
             if outcome.failed:
                 stats.failed += 1
             elif outcome.jobs or await self._ended(header.run_id):

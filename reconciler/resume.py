@@ -3,13 +3,14 @@
 The reconciler does not reimplement routing: it re-drives every resolved step
 through the executor's own ``route_jobs`` (arrivals are idempotent, so this
 also rebuilds join state that Redis lost), publishes the steps that should run
-but are neither resolved nor waiting on a live timer, and finishes runs whose
-outcome is already decided by the history. It needs the blueprint's structure
-only, not its node code.
+but are neither resolved, nor waiting on a live timer, nor leased by a live
+worker, and finishes runs whose outcome is already decided by the history. It
+needs the blueprint's structure only, not its node code.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import msgspec
@@ -26,6 +27,7 @@ class Resumption:
     run_id: str
     jobs: int  # steps re-enqueued
     failed: bool = False  # the run was failed because its history says so
+    leased: int = 0  # steps left alone: a live worker holds their lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +98,12 @@ async def resume_run(
             out.append(_with(job, p.attempt, None))
         elif p.retry_at + retry_grace <= now:  # its retry timer was lost
             out.append(_with(job, p.attempt + 1, None))
+    # A step whose lease is live is running on a worker that heartbeats: leave it.
+    held = await asyncio.gather(*(executor.coordinator.lease_held(run_id, j.step_id) for j in out))
+    out, leased = [j for j, h in zip(out, held, strict=True) if not h], sum(held)
     if out:
         await executor.bus.publish(out)
-    return Resumption(run_id, len(out))
+    return Resumption(run_id, len(out), leased=leased)
 
 
 def _with(job: Job, attempt: int, deadline: float | None) -> Job:

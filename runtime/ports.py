@@ -166,6 +166,10 @@ class Coordinator(Protocol):
 
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None: ...
 
+    async def lease_held(self, run_id: str, step_id: str) -> bool:
+        """Whether some worker holds the step's lease now (it runs the step and
+        heartbeats): the reconciler leaves such a step alone."""
+
     async def forget_run(self, run_id: str) -> None:
         """Drop a finished run's coordination state."""
 

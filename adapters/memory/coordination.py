@@ -83,6 +83,10 @@ class MemoryCoordinator:
         if held is not None and held[2] == token:
             del self._leases[key]
 
+    async def lease_held(self, run_id: str, step_id: str) -> bool:
+        held = self._leases.get((run_id, step_id))
+        return held is not None and held[1] > self._clock()
+
     async def forget_run(self, run_id: str) -> None:
         for key in [k for k in self._joins if k[0] == run_id]:
             del self._joins[key]

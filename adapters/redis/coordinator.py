@@ -96,6 +96,10 @@ class RedisCoordinator:
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None:
         await self._lease_op("release", run_id, step_id, "", token, 0)
 
+    async def lease_held(self, run_id: str, step_id: str) -> bool:
+        key = keys.lease(self.prefix, run_id, step_id)
+        return bool(await self._call(lambda: self.client.exists(key)))
+
     async def forget_run(self, run_id: str) -> None:
         """Delete a finished run's join hashes and fencing counters (listed in its
         ``run_keys`` set; all in the run's hash slot). Leases are released by their

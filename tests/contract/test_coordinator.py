@@ -63,8 +63,11 @@ async def test_leases_are_exclusive_and_fenced(coordinator: Any) -> None:
 
 
 async def test_an_expired_lease_can_be_taken(coordinator: Any) -> None:
+    assert not await coordinator.lease_held("r", "e")
     t1 = await coordinator.acquire_lease("r", "e", "w1", 0.05)
+    assert await coordinator.lease_held("r", "e")
     await asyncio.sleep(0.12)
+    assert not await coordinator.lease_held("r", "e")
     t2 = await coordinator.acquire_lease("r", "e", "w2", 5.0)
     assert t1 is not None and t2 is not None and t2 > t1
 

@@ -147,5 +147,25 @@ async def test_fresh_runs_are_not_touched() -> None:
         "resumed": 0,
         "failed": 0,
         "jobs": 0,
+        "leased": 0,
         "errors": 0,
     }
+
+
+async def test_a_step_whose_lease_is_live_is_left_alone() -> None:
+    reg = diamond_with_loop()
+    backend, bus, coord = lossy_backend(drop=1.0, seed=0)  # 'a' is lost at start
+    async with legato.Engine(backend) as engine:
+        rid = await engine.start(reg, 0)
+        bus.drop = 0.0
+        # A worker runs 'a' for longer than the stall threshold, and heartbeats.
+        token = await coord.acquire_lease(rid, "a", "busy-worker", ttl=30)
+        assert token is not None
+        stats = await Reconciler(engine, stalled_after=0).run_once()
+        assert (stats.stalled, stats.jobs, stats.leased) == (1, 0, 1)
+        assert not bus.pending()
+        # The worker dies: once its lease is gone, the step is enqueued again.
+        await coord.release_lease(rid, "a", token)
+        stats = await Reconciler(engine, stalled_after=0).run_once()
+        assert (stats.jobs, stats.leased) == (1, 0)
+        assert bus.pending()
