@@ -246,6 +246,7 @@ class Engine:
         done: bool = await self.backend.store.finish_run(run_id, "cancelled", event, reason or None)
         if done:
             await self.backend.coordinator.forget_run(run_id)
+            await self.backend.timers.drop_run(run_id)  # its retries, sleeps and waits
         self.executor.guards.cancel_run(run_id)
         return done
 

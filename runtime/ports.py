@@ -179,5 +179,9 @@ class Timers(Protocol):
 
     async def schedule(self, at: float, job: Job) -> None: ...
 
+    async def drop_run(self, run_id: str) -> int:
+        """Drop the run's timers that have not fired (it was cancelled); returns
+        how many were dropped."""
+
 
 JoinMode = Literal["all", "any"]

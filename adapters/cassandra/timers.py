@@ -6,7 +6,9 @@ in the past goes to the current bucket. Workers call ``fire_due`` often: it
 reads the registered buckets from the oldest not yet drained up to now (one
 small partition, sliced from a cursor so older tombstones are not read again),
 publishes the due jobs, deletes their rows, and unregisters a past bucket once
-it is empty. However long every worker was down, no timer is skipped.
+it is empty. However long every worker was down, no timer is skipped. Each timer is also listed
+under its run (``run_timers``, written before the timer row) so that cancelling the
+run drops its timers (``drop_run``).
 
 Two pollers may fire the same timer (both read it before either deletes it);
 the job is then published twice, which is harmless: jobs are idempotent (a
@@ -31,6 +33,8 @@ BUCKET_SECONDS = 60
 # A bucket is unregistered only once it is this many buckets in the past, so a
 # schedule() in flight on a machine whose clock lags never writes an unregistered one.
 GRACE_BUCKETS = 2
+# A run's index of its timers (run_timers) outlives each timer by this long.
+OWNED_TTL_SECONDS = 24 * 3600
 _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(Job)
 
@@ -46,6 +50,12 @@ def _cql(ks: str) -> dict[str, str]:
         "unreg": f"DELETE FROM {ks}.timer_buckets WHERE shard = 0 AND bucket = ?",
         "buckets": f"SELECT bucket FROM {ks}.timer_buckets WHERE shard = 0 "
         "AND bucket >= ? AND bucket <= ?",
+        "own": f"INSERT INTO {ks}.run_timers (run_id, bucket, due, id) VALUES (?, ?, ?, ?) "
+        "USING TTL ?",
+        "owned": f"SELECT bucket, due, id FROM {ks}.run_timers WHERE run_id = ?",
+        "disown": f"DELETE FROM {ks}.run_timers WHERE run_id = ?",
+        "unown": f"DELETE FROM {ks}.run_timers WHERE run_id = ? AND bucket = ? AND due = ? "
+        "AND id = ?",
     }
 
 
@@ -64,12 +74,22 @@ class CassandraTimers:
     async def schedule(self, at: float, job: Job) -> None:
         b = max(int(at // BUCKET_SECONDS), int(time.time() // BUCKET_SECONDS))
         timer_id = f"{job.run_id}/{job.step_id}/{job.attempt}/{os.urandom(4).hex()}"
-        await execute(self.session, self._q["reg"], (b,))
-        await execute(
-            self.session,
-            self._q["add"],
-            (b, datetime.fromtimestamp(at, UTC), timer_id, _enc.encode(job)),
+        due = datetime.fromtimestamp(at, UTC)
+        ttl = int(max(0.0, at - time.time())) + OWNED_TTL_SECONDS
+        await asyncio.gather(
+            execute(self.session, self._q["reg"], (b,)),
+            execute(self.session, self._q["own"], (job.run_id, b, due, timer_id, ttl)),
         )
+        await execute(self.session, self._q["add"], (b, due, timer_id, _enc.encode(job)))
+
+    async def drop_run(self, run_id: str) -> int:
+        """Delete the run's timers that have not fired yet; returns how many."""
+        rows = list(await execute(self.session, self._q["owned"], (run_id,)))
+        await asyncio.gather(
+            *(execute(self.session, self._q["del"], (r.bucket, r.due, r.id)) for r in rows)
+        )
+        await execute(self.session, self._q["disown"], (run_id,))
+        return len(rows)
 
     async def fire_due(self, bus: JobBus, now: float | None = None) -> int:
         """Publish every job whose time has come, then delete it; returns how many."""
@@ -82,9 +102,14 @@ class CassandraTimers:
         for b in (r.bucket for r in regs):
             rows = await execute(self.session, self._q["due"], (b, due_at))
             if rows:
-                await bus.publish([_dec.decode(r.job) for r in rows])
+                jobs = [_dec.decode(r.job) for r in rows]
+                await bus.publish(jobs)
                 await asyncio.gather(
-                    *(execute(self.session, self._q["del"], (b, r.due, r.id)) for r in rows)
+                    *(execute(self.session, self._q["del"], (b, r.due, r.id)) for r in rows),
+                    *(
+                        execute(self.session, self._q["unown"], (j.run_id, b, r.due, r.id))
+                        for j, r in zip(jobs, rows, strict=True)
+                    ),
                 )
                 fired += len(rows)
             if b < current - GRACE_BUCKETS and not await execute(

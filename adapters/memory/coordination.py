@@ -145,7 +145,7 @@ class MemoryTimers:
 
     def __init__(self, bus: MemoryJobBus) -> None:
         self._bus = bus
-        self._handles: set[asyncio.TimerHandle] = set()
+        self._handles: dict[asyncio.TimerHandle, str] = {}  # pending timer -> run id
 
     async def schedule(self, at: float, job: Job) -> None:
         loop = asyncio.get_running_loop()
@@ -153,12 +153,19 @@ class MemoryTimers:
         handle: asyncio.TimerHandle
 
         def fire() -> None:
-            self._handles.discard(handle)
+            self._handles.pop(handle, None)
             metrics.timers_fired(1)
             self._bus._queue.put_nowait(job)
 
         handle = loop.call_later(delay, fire)
-        self._handles.add(handle)
+        self._handles[handle] = job.run_id
+
+    async def drop_run(self, run_id: str) -> int:
+        dropped = [h for h, rid in self._handles.items() if rid == run_id]
+        for h in dropped:
+            h.cancel()
+            del self._handles[h]
+        return len(dropped)
 
     def cancel_all(self) -> None:
         for h in self._handles:

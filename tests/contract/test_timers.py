@@ -36,3 +36,16 @@ async def test_a_timer_in_the_past_fires_at_once(timers: TimerHarness) -> None:
     j = job("past")
     await timers.timers.schedule(time.time() - 3600, j)
     assert await timers.fired(time.time()) == [j]
+
+
+async def test_dropping_a_run_drops_only_its_pending_timers(timers: TimerHarness) -> None:
+    now = time.time()
+    fired, other = job("fired"), job("other")
+    pending = Job(fired.run_id, "pending", "pending", "bp", "1")
+    await timers.timers.schedule(now + 0.05, fired)
+    await timers.timers.schedule(now + 0.3, pending)
+    await timers.timers.schedule(now + 0.3, other)
+    assert await timers.fired(now + 0.1) == [fired]
+    assert await timers.timers.drop_run(fired.run_id) == 1  # `pending`; `fired` is gone
+    assert await timers.fired(now + 0.4) == [other]
+    assert await timers.timers.drop_run(fired.run_id) == 0

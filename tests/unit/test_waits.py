@@ -8,7 +8,7 @@ import time
 import pytest
 
 import legato
-from legato.schemas import SignalReceived, StepCompleted, StepWaiting
+from legato.schemas import RunCancelled, SignalReceived, StepCompleted, StepWaiting
 
 
 async def echo(ctx: legato.StepContext) -> object:
@@ -115,6 +115,37 @@ async def test_sleep_waits_on_a_timer_and_passes_its_input_on() -> None:
     completed = [e for e in history if isinstance(e, StepCompleted) and e.step_id == "nap"]
     assert len(waiting) == 1 and waiting[0].until is not None
     assert len(completed) == 1 and completed[0].at >= waiting[0].until - 0.001
+
+
+async def test_cancelling_a_sleeping_run_drops_its_timer() -> None:
+    reg = legato.compile(
+        legato.parse_blueprint(
+            {
+                "id": "long_nap",
+                "nodes": [
+                    {"id": "nap", "uses": "legato.sleep", "params": {"seconds": 0.3}},
+                    {"id": "after", "uses": "echo"},
+                ],
+                "edges": [{"source": "nap", "target": "after"}],
+            }
+        ),
+        NODES,
+    )
+    async with legato.Engine() as engine:
+        engine.start_workers()
+        rid = await engine.start(reg, 1)
+        for _ in range(200):  # until the sleep is parked on its timer
+            if any(isinstance(e, StepWaiting) for e in await engine.backend.store.history(rid)):
+                break
+            await asyncio.sleep(0.005)
+        assert await engine.backend.timers.drop_run("another-run") == 0
+        assert len(engine.backend.timers._handles) == 1  # type: ignore[attr-defined]
+        assert await engine.cancel(rid, "no more waiting")
+        assert await engine.backend.timers.drop_run(rid) == 0  # cancel dropped it already
+        await asyncio.sleep(0.4)
+        history = await engine.backend.store.history(rid)
+    assert isinstance(history[-1], RunCancelled)  # the timer never fired
+    assert not any(isinstance(e, StepCompleted) for e in history)
 
 
 async def test_sleep_until_a_past_instant_does_not_wait() -> None:
