@@ -33,12 +33,17 @@ def register(subparsers: Any) -> None:
     start.add_argument("--wait", action="store_true", help="wait and print the result")
     start.add_argument("--timeout", type=float, help="with --wait: give up after S seconds")
     start.set_defaults(func=_start)
-    for name, helptext in (
-        ("status", "print a run's header as JSON"),
-        ("history", "print a run's events, one JSON object per line"),
+    for name, what, as_json in (
+        ("status", "header", "the header as one JSON object"),
+        ("history", "events", "one JSON object per event, a line each"),
     ):
-        p = subparsers.add_parser(name, help=helptext)
+        p = subparsers.add_parser(
+            name,
+            help=f"print a run's {what}",
+            description=f"Print a run's {what} as a table, or with --json {as_json}.",
+        )
         p.add_argument("run_id")
+        p.add_argument("--json", action="store_true", help=f"print {as_json}")
         p.set_defaults(func=_status if name == "status" else _history)
         add_config_argument(p)
     cancel = subparsers.add_parser("cancel", help="cancel a run: no new step starts")
@@ -64,7 +69,8 @@ def _json_arg(text: str | None, flag: str) -> Any:
         raise UsageError(f"{flag} is not valid JSON: {exc}") from exc
 
 
-def _with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
+def with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``action(client)`` on a client of the configured deployment."""
     from legato.client import Client
 
     settings = settings_from_cli(args, os.environ)
@@ -102,30 +108,42 @@ def _start(args: argparse.Namespace) -> int:
             return {"run_id": rid}
         return (await client.wait(rid, timeout=args.timeout)).to_dict()
 
-    out = _with_client(args, action)
+    out = with_client(args, action)
     _print(out)
     return 0 if out.get("status", "completed") == "completed" else 1
 
 
 def _status(args: argparse.Namespace) -> int:
-    _print(_with_client(args, lambda c: c.status(args.run_id)))
+    from legato.cli.tables import status_table
+
+    header = with_client(args, lambda c: c.status(args.run_id))
+    if args.json:
+        _print(header)
+    else:
+        print(status_table(header))
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    for event in _with_client(args, lambda c: c.history(args.run_id)):
+    from legato.cli.tables import history_table
+
+    events = with_client(args, lambda c: c.history(args.run_id))
+    if not args.json:
+        print(history_table(events))
+        return 0
+    for event in events:
         _print(event)
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    done = _with_client(args, lambda c: c.cancel(args.run_id, args.reason))
+    done = with_client(args, lambda c: c.cancel(args.run_id, args.reason))
     _print({"run_id": args.run_id, "cancelled": done})
     return 0 if done else 1
 
 
 def _signal(args: argparse.Namespace) -> int:
     data = _json_arg(args.data, "--data")
-    kept = _with_client(args, lambda c: c.signal(args.run_id, args.name, data, key=args.key))
+    kept = with_client(args, lambda c: c.signal(args.run_id, args.name, data, key=args.key))
     _print({"run_id": args.run_id, "signal": args.name, "kept": kept})
     return 0

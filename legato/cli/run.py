@@ -40,8 +40,15 @@ def register(subparsers: Any) -> None:
     validate.add_argument("file")
     _import_argument(validate)
     validate.set_defaults(func=_validate)
-    graph = subparsers.add_parser("graph", help="print a blueprint as a Mermaid flowchart")
+    graph = subparsers.add_parser(
+        "graph",
+        help="print a blueprint as a Mermaid flowchart",
+        description="Print a blueprint as a Mermaid flowchart; with --run, each node "
+        "coloured by its status in that run (completed, failed, skipped, running, pending).",
+    )
     graph.add_argument("file")
+    graph.add_argument("--run", metavar="RUN", help="colour the nodes by this run's history")
+    add_config_argument(graph)
     graph.set_defaults(func=_graph)
     schema = subparsers.add_parser(
         "jsonschema", help="print the JSON Schema of blueprints (or commands)"
@@ -172,7 +179,21 @@ def _graph(args: argparse.Namespace) -> int:
     except BlueprintError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(mermaid(bp))
+    statuses = None
+    if args.run:
+        from legato.cli.progress import node_statuses
+        from legato.cli.remote import with_client
+
+        async def fetch(client: Any) -> tuple[Any, Any]:
+            return await client.status(args.run), await client.history(args.run)
+
+        header, events = with_client(args, fetch)
+        if header.blueprint_id != bp.id:
+            raise UsageError(
+                f"run {args.run} runs blueprint {header.blueprint_id!r}, {args.file} is {bp.id!r}"
+            )
+        statuses = node_statuses(bp, events)
+    print(mermaid(bp, statuses))
     return 0
 
 

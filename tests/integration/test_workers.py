@@ -132,9 +132,9 @@ def test_start_wait_status_history(
     assert code == 0
     assert out["status"] == "completed"
     assert out["outputs"]["load"] == {"rows": 3, "attempt": 2}
-    code, header = cli(env, "status", out["run_id"])
+    code, header = cli(env, "status", "--json", out["run_id"])
     assert header["status"] == "completed"
-    code, events = cli(env, "history", out["run_id"])
+    code, events = cli(env, "history", "--json", out["run_id"])
     types = [e["type"] for e in events]
     assert (types[0], types[-1]) == ("run_started", "run_completed")
     assert sum(1 for e in events if e["type"] == "step_failed") == 1  # the retried load
@@ -152,11 +152,11 @@ def test_two_workers_share_a_load(
     seen_workers = set()
     for rid in ids:
         deadline = time.monotonic() + 60
-        while (status := cli(env, "status", rid)[1]["status"]) == "running":
+        while (status := cli(env, "status", "--json", rid)[1]["status"]) == "running":
             assert time.monotonic() < deadline
             time.sleep(0.3)
         assert status == "completed"
-        events = cli(env, "history", rid)[1]
+        events = cli(env, "history", "--json", rid)[1]
         seen_workers |= {
             e["worker"] for e in events if e["type"] == "step_completed" and e.get("worker")
         }
@@ -186,11 +186,15 @@ def test_json_command_signals_a_waiting_run(
     producer.produce(kafka.commands_topic, json.dumps(command).encode(), rid.encode())
     producer.flush(10)
     deadline = time.monotonic() + 60
-    while (header := cli(env, "status", rid)[1])["status"] == "running":
+    while (header := cli(env, "status", "--json", rid)[1])["status"] == "running":
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert header["status"] == "completed"
-    steps = {e["step_id"]: e for e in cli(env, "history", rid)[1] if e["type"] == "step_completed"}
+    steps = {
+        e["step_id"]: e
+        for e in cli(env, "history", "--json", rid)[1]
+        if e["type"] == "step_completed"
+    }
     assert steps["wait"]["output"] == {"approved": True, "by": "ops"}
     assert steps["archive"]["output"] == "approved"
 
