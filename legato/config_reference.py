@@ -145,6 +145,7 @@ def _command(parser: argparse.ArgumentParser, name: str) -> list[str]:
 def render() -> str:
     """The whole page, as Markdown."""
     from legato.cli import build_parser
+    from legato.cli.dev import ENV_DEV_DIR
 
     lines = [
         "# Configuration reference",
@@ -164,6 +165,11 @@ def render() -> str:
         "| variable | meaning |",
         "|---|---|",
         *(f"| `{k}` | {_cell(_md(v))} |" for k, v in config.ENVIRONMENT.items()),
+        f"| `{ENV_DEV_DIR}` | Data folder of `legato dev` (development servers); "
+        "`--data-dir` overrides it. |",
+        "",
+        "`LEGATO_LOG_FORMAT` and `LEGATO_LOG_LEVEL` are the defaults of `--log-format` and",
+        "`--log-level` (below).",
         "",
     ]
     for name, cls, env in SECTIONS:

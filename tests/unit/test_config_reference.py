@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -61,6 +62,16 @@ def test_documented_query_keys_set_their_fields(cls: type, base: str) -> None:
 def test_every_variable_the_cli_reads_is_documented() -> None:
     names = [v for k, v in vars(config).items() if k.startswith("ENV_")]
     assert sorted(config.ENVIRONMENT) == sorted(names)
+
+
+def test_every_variable_in_the_code_is_in_the_reference() -> None:
+    root = DOC.parents[1]
+    names = set()
+    for folder in ("legato", "runtime", "adapters", "reconciler"):
+        for path in (root / folder).rglob("*.py"):
+            names.update(re.findall(r"\bLEGATO_[A-Z_]+\b", path.read_text(encoding="utf-8")))
+    text = render()
+    assert names and not {n for n in names if n not in text}
 
 
 def test_rendered_rows() -> None:
