@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from legato.reconciler.resume import resume_run
 from legato.runtime import metrics
 from legato.runtime.engine import Engine
 from legato.runtime.errors import LegatoError
+from legato.runtime.resume import resume_run
 
 log = logging.getLogger("legato.reconciler")
 

@@ -121,6 +121,9 @@ class Executor:
             raise RunNotFoundError(f"run {job.run_id!r} does not exist")
         if header.status != "running":
             return
+        if job.watchdog:
+            await self.watch(reg, header, job)
+            return
         node = reg.nodes[job.node]
         self._handled += 1
         owner = f"{self.worker_id}/{self._handled}"  # each handling owns its lease alone
@@ -152,6 +155,26 @@ class Executor:
         if record is not None:
             await self.route(reg, header, node, job.iteration, record)
 
+    async def watch(self, reg: Registry, header: RunHeader, job: Job) -> None:
+        """A timed step's watchdog: the step should have ended (its timeout and a
+        lease's time have passed). If it is unresolved, its worker may have died:
+        resume the run from its history, which leaves a step whose lease is live
+        (a later attempt running) or whose retry timer is pending alone."""
+        if (await self.store.get_steps(job.run_id, (job.step_id,))).get(job.step_id):
+            return
+        from legato.runtime.resume import resume_run  # resume_run drives this executor
+
+        resumed = await resume_run(self, header, reg, now=self.clock())
+        if resumed.jobs:
+            log.warning("watchdog of %s/%s resumed %d steps", job.run_id, job.step_id, resumed.jobs)
+
+    async def arm_watchdog(self, node: CompiledNode, job: Job, started: float) -> None:
+        """A durable timer that checks on a timed step even if this worker dies."""
+        assert node.timeout is not None
+        # By then a dead worker's lease has expired (it was renewed at most at its death).
+        at = started + node.timeout + self.lease_ttl + 0.5
+        await self.timers.schedule(at, msgspec.structs.replace(job, watchdog=True))
+
     # -- running a step ------------------------------------------------------------------
 
     async def execute(
@@ -167,6 +190,8 @@ class Executor:
                 if raw is waits.WAITING:
                     return None
             else:
+                if node.timeout is not None:
+                    await self.arm_watchdog(node, job, started)
                 raw = await self.call(node, ctx, token)
             output, action = (raw.output, raw.action) if isinstance(raw, Result) else (raw, None)
             self.check_size(output, "output")

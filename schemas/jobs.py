@@ -10,7 +10,10 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
 
     ``trigger`` is the predecessor step whose arrival fired this step; an
     ``any`` join receives that predecessor's output only. ``deadline`` is set on
-    the job a durable timer publishes for a sleep or a signal wait.
+    the job a durable timer publishes for a sleep or a signal wait. A ``watchdog``
+    job is published by the durable timer of a step with a ``timeout``, once the
+    timeout and a lease's time have passed: if the step is unresolved by then, its
+    run is resumed from the history (the step's worker died).
     """
 
     run_id: str
@@ -23,3 +26,4 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     trigger: str | None = None
     deadline: float | None = None  # a timer's due time (sleep / signal-wait timeout)
     redeliveries: int = 0  # times re-enqueued because no worker here could compile it
+    watchdog: bool = False  # a timed step's durable timeout check (not a run of the step)

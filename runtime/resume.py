@@ -1,4 +1,4 @@
-"""Resuming a run from its history.
+"""Resuming a run from its history (the reconciler, and a timed step's watchdog).
 
 The reconciler does not reimplement routing: it re-drives every resolved step
 through the executor's own ``route_jobs`` (arrivals are idempotent, so this
@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from legato.runtime.executor import Executor
 from legato.runtime.registry import Registry
 from legato.schemas import Job, RunHeader, StepFailed, StepRecord, StepWaiting
+
+if TYPE_CHECKING:  # the executor calls resume_run for a watchdog
+    from legato.runtime.executor import Executor
 
 
 @dataclass(frozen=True, slots=True)
