@@ -45,6 +45,8 @@ _RECONCILER = {  # PassStats fields
     "resumed": "stalled runs whose steps were re-enqueued",
     "failed": "stalled runs failed because their history says so",
     "errors": "runs that could not be resumed",
+    "jobs": "steps re-enqueued",
+    "leased": "steps left alone because a live worker holds their lease",
 }
 
 

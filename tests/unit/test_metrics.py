@@ -139,14 +139,15 @@ def test_consumer_lag_and_reconciler_stats(reader: InMemoryMetricReader) -> None
     source = FakeLag()
     metrics.watch_lag(source)
     metrics.reconciler_pass({"scanned": 4, "stalled": 2, "resumed": 1, "failed": 1, "jobs": 3})
+    metrics.reconciler_pass({"scanned": 1, "leased": 2})
     metrics.dead_lettered("jobs")
     found = points(reader)
     assert found["legato_consumer_lag"] == {
         (("partition", 0), ("topic", "jobs")): 3,
         (("partition", 1), ("topic", "jobs")): 0,
     }
-    assert [total(found, f"legato_reconciler_{k}") for k in ("scanned", "stalled")] == [4, 2]
-    assert [total(found, f"legato_reconciler_{k}") for k in ("resumed", "failed")] == [1, 1]
+    names = ("scanned", "stalled", "resumed", "failed", "errors", "jobs", "leased")
+    assert [total(found, f"legato_reconciler_{k}") for k in names] == [5, 2, 1, 1, 0, 3, 2]
     assert total(found, "legato_deadlettered_messages", topic="jobs") == 1
     del source
 
