@@ -34,15 +34,13 @@ class Cluster:
     procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = field(default_factory=list)
 
     def servers(self) -> dict[str, Any]:
-        """The servers as plain values (for the Flowcraft peer)."""
+        """``host:port`` (Redis: its URL) of each server, for the Flowcraft peer."""
         s = self.settings
         assert s.kafka and s.cassandra and s.redis
         return {
             "kafka": s.kafka.bootstrap,
-            "cassandra": [f"{h}:{s.cassandra.port}" for h in s.cassandra.hosts],
-            "cassandra_local_dc": s.cassandra.local_dc,
+            "cassandra": f"{s.cassandra.hosts[0]}:{s.cassandra.port}",
             "redis": s.redis.url,
-            "prefix": self.fresh or f"peer_{uuid.uuid4().hex[:8]}",
         }
 
 

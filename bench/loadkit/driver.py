@@ -192,9 +192,10 @@ async def read_histories(store: Any, reg: legato.Registry, ids: list[str]) -> Hi
     return h
 
 
-async def warm_up(engine: legato.Engine, watcher: Watcher, reg: legato.Registry, n: int) -> None:
-    """A few runs before measuring: connections, prepared statements, partition
-    assignment of every worker."""
+async def warm_up(engine: legato.Engine, watcher: Watcher, n: int) -> None:
+    """A few short runs before measuring: connections, prepared statements, partition
+    assignment of every worker (short: a 10,000-node load must not warm up for minutes)."""
+    reg = await engine.register(shapes.blueprint("chain", 3))
     ids = [await engine.start(reg, 0, register=False) for _ in range(n)]
     await asyncio.wait_for(asyncio.gather(*(watcher.watch(r) for r in ids)), 120)
 
@@ -229,7 +230,7 @@ async def run_load(
         await engine.register(reg)
         if opts.local_concurrency > 0:
             engine.start_workers()
-        await warm_up(engine, watcher, reg, max(2, 2 * opts.workers))
+        await warm_up(engine, watcher, max(2, 2 * opts.workers))
         pids = [p.pid for p, _ in cluster.procs]
         local = opts.local_concurrency > 0
         cpu = cpu_seconds(pids, local)

@@ -31,12 +31,14 @@ def scaling(cluster: Cluster, args: argparse.Namespace, base: LoadOptions) -> di
         print(f"scaling: chain of {n}, {runs} runs, {IN_FLIGHT} in flight", file=sys.stderr)
         rep, _ = measure(cluster, opts, floor_seconds=0, logs=logs)
         by_length.append(rep)
+        print(text(by_length, []), file=sys.stderr)
     by_workers = []
     for k in _ints(args.worker_counts):
         opts = replace(base, workers=k, local_concurrency=0, runs=None, rate=None)
         print(f"scaling: {k} worker process(es), {opts.shape} of {opts.nodes}", file=sys.stderr)
         rep, _ = measure(cluster, opts, floor_seconds=0, logs=logs)
         by_workers.append(rep)
+        print(text(by_length, by_workers), file=sys.stderr)
     return {"by_length": by_length, "by_workers": by_workers, "text": text(by_length, by_workers)}
 
 
