@@ -8,12 +8,14 @@ fails it under CI (the environment variable CI is set).
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import uuid
 
 import pytest
 
 from legato.config import CassandraSettings, KafkaSettings, RedisSettings, Settings
+from legato.devserver import DevOptions
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -52,3 +54,28 @@ def cassandra_url(cassandra: CassandraSettings, keyspace: str) -> str:
     """A LEGATO_CASSANDRA URL for worker processes: the configured hosts, another keyspace."""
     auth = f"{cassandra.username}:{cassandra.password or ''}@" if cassandra.username else ""
     return f"cassandra://{auth}{','.join(cassandra.hosts)}:{cassandra.port}/{keyspace}"
+
+
+def dev_options() -> DevOptions:
+    """The ``legato dev`` servers' options, as ``.ci/run`` and the developer set them
+    (LEGATO_DEV_DIR, LEGATO_DEV_FLAGS): for tests that stop and restart a server."""
+    from legato.cli.dev import _common_options, options
+
+    flags = shlex.split(os.environ.get("LEGATO_DEV_FLAGS", ""))
+    return options(_common_options().parse_args(flags))
+
+
+def require_restartable(name: str, host: str, port: int) -> DevOptions:
+    """The dev options if ``host:port`` is the running local dev server ``name``;
+    otherwise skip (fail under CI): a test may only restart servers of its own."""
+    from legato import devserver
+
+    opts = dev_options()
+    ours = getattr(opts, f"{name}_port")
+    local = host in ("127.0.0.1", "localhost") and port == ours
+    if local and devserver.status(opts)[name]["state"] == "running":
+        return opts
+    message = f"{name} at {host}:{port} is not a running `legato dev` server to restart"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)

@@ -8,7 +8,11 @@ from typing import Any
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 
 from legato.config import CassandraSettings, ConfigError
 from legato.runtime.errors import BackendUnavailableError
@@ -50,6 +54,9 @@ def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Clus
         connect_timeout=timeout,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=5,
+        # The driver's default backs off to 10 minutes between reconnections: after
+        # a Cassandra restart a worker would sit idle that long. Cap it at seconds.
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0),
     )
     try:
         cluster = Cluster(list(settings.hosts), **{**kwargs, **settings.options})

@@ -1,0 +1,86 @@
+"""Restart Kafka, then Cassandra, then Redis (each in its own test) while runs of
+mixed DAGs execute: every run completes after recovery, each step's completion is
+recorded once, and no worker exits.
+
+The servers are the local ``legato dev`` ones (restarted through their pid files and
+``devserver.up``); against other servers these tests skip, and under CI they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from legato import devserver
+from legato.config import Settings
+from legato.devserver import DevOptions
+from legato.devserver.process import stop
+from tests.faults.test_kill_workers import Disrupt, run_load
+from tests.servers import require_restartable
+
+pytestmark = pytest.mark.integration
+
+
+def restart(name: str, opts: DevOptions, *, down_at: int, up_at: int) -> Disrupt:
+    """A disruption (see ``run_load``) that stops server ``name`` at tick ``down_at``
+    (SIGTERM, waits for exit) and starts it again at ``up_at`` (returns once it
+    answers requests); it ends after the restart."""
+
+    async def disrupt(
+        tick: int,
+        workers: list[subprocess.Popen[bytes]],
+        new_worker: Callable[[str], subprocess.Popen[bytes]],
+    ) -> bool:
+        if tick == down_at:
+            await asyncio.to_thread(stop, opts.server_dir(name) / "pid", name)
+        if tick == up_at:
+            await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
+            return False
+        return True
+
+    return disrupt
+
+
+async def test_kafka_restart_under_load(
+    legato_settings: Settings,
+    cassandra_keyspace: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    host, _, port = kafka_bootstrap.split(",")[0].rpartition(":")
+    opts = require_restartable("kafka", host, int(port))
+    summary = await run_load(
+        legato_settings,
+        cassandra_keyspace,
+        kafka_bootstrap,
+        redis_url,
+        tmp_path,
+        restart("kafka", opts, down_at=6, up_at=16),
+    )
+    print(f"\nfaults (Kafka restart): {summary}")
+
+
+async def test_cassandra_restart_under_load(
+    legato_settings: Settings,
+    cassandra_keyspace: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    assert legato_settings.cassandra is not None
+    cassandra = legato_settings.cassandra
+    opts = require_restartable("cassandra", cassandra.hosts[0], cassandra.port)
+    summary = await run_load(
+        legato_settings,
+        cassandra_keyspace,
+        kafka_bootstrap,
+        redis_url,
+        tmp_path,
+        restart("cassandra", opts, down_at=6, up_at=16),
+    )
+    print(f"\nfaults (Cassandra restart): {summary}")
