@@ -412,9 +412,9 @@ const cleanup = async () => {
     await admin.deleteGroups([name]).catch(() => {})
     await cass.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch((e) => log(`drop keyspace: ${e}`))
     const ids = [warm.runId, ...results.map((r) => r.runId)]
-    for (let i = 0; i < ids.length; i += 500) {
-      await redis.del(...ids.slice(i, i + 500).map((id) => `flowcraft:blueprint:${id}`)).catch(() => {})
-    }
+    const joins = nodeIds.filter((id) => preds.get(id).length > 1)
+    const keys = ids.flatMap((id) => [`flowcraft:blueprint:${id}`, ...joins.map((j) => `flowcraft:fanin:${id}:${j}`)])
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500)).catch(() => {})
   }
   await admin.disconnect().catch(() => {})
   await cass.shutdown().catch(() => {})
