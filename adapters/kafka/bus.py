@@ -278,14 +278,14 @@ class KafkaJobBus:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
     def _measure_lag(self, consumer: Consumer) -> None:
-        """Per owned partition: the high watermark last fetched minus the position
-        (partitions not fetched from yet are left out)."""
+        """Per owned partition: the high watermark last fetched minus the position.
+        An empty partition has none; one whose position is not known yet is left out."""
         lag = {}
         try:
             for tp in consumer.position(consumer.assignment()):
                 high = consumer.get_watermark_offsets(tp, cached=True)[1]
-                if tp.offset >= 0 and high >= 0:
-                    lag[tp.partition] = max(0, high - tp.offset)
+                if high == 0 or (tp.offset >= 0 and high >= 0):
+                    lag[tp.partition] = max(0, high - max(tp.offset, 0))
         except KafkaException:
             return
         with self._lock:

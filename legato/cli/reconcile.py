@@ -45,6 +45,12 @@ def register(subparsers: Any) -> None:
         help="no progress for this long means stalled (default 60s)",
     )
     p.add_argument("--interval", type=duration, default=30.0, metavar="DURATION")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="with --loop: serve /metrics and /healthz on this port (default 0: none)",
+    )
     add_config_argument(p)
     add_log_arguments(p)
     p.set_defaults(func=_run)
@@ -66,6 +72,15 @@ async def _passes(settings: Any, args: argparse.Namespace) -> int:
     from legato.reconciler import Reconciler
     from legato.runtime.engine import Engine
 
+    server = None
+    if args.metrics_port:
+        from legato.telemetry import install_metrics
+        from legato.worker import serve_health
+
+        async def ready() -> None:
+            return None
+
+        server = await serve_health(args.metrics_port, ready, install_metrics())
     dist = await connect(settings)
     try:
         reconciler = Reconciler(Engine(dist.backend), stalled_after=args.stalled_after)
@@ -77,3 +92,5 @@ async def _passes(settings: Any, args: argparse.Namespace) -> int:
             await asyncio.sleep(args.interval)
     finally:
         await dist.close()
+        if server is not None:
+            server.close()
