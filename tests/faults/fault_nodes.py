@@ -13,7 +13,7 @@ import legato
 
 def _log(ctx: legato.StepContext) -> None:
     with open(os.environ["LEGATO_FAULT_LOG"], "a", encoding="utf-8") as f:
-        f.write(f"{ctx.run_id} {ctx.step_id}\n")
+        f.write(f"{ctx.run_id} {ctx.step_id} {os.getpid()}\n")
 
 
 async def work(ctx: legato.StepContext) -> int:

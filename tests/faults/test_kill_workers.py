@@ -81,6 +81,19 @@ def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def executions(tmp_path: Path) -> str:
+    """The fault nodes' log: one line ``run_id step_id pid`` per execution."""
+    log = tmp_path / "executions.log"
+    return log.read_text() if log.exists() else ""
+
+
+def busiest(workers: list[subprocess.Popen[bytes]], log: str) -> subprocess.Popen[bytes] | None:
+    """The worker that started the most of the last 50 executions (None if none did)."""
+    recent = Counter(int(line.rsplit(" ", 1)[1]) for line in log.splitlines()[-50:])
+    busy = [w for w in workers if recent[w.pid]]
+    return max(busy, key=lambda w: recent[w.pid]) if busy else None
+
+
 Disrupt = Callable[
     [int, list[subprocess.Popen[bytes]], Callable[[str], subprocess.Popen[bytes]]], Awaitable[bool]
 ]
@@ -154,7 +167,7 @@ async def run_load(
                     completions[(rid, e.step_id)] += 1
         assert set(completions.values()) == {1}, "a step's completion was recorded twice"
         assert all(p.poll() is None for p in workers), "a worker exited"
-        lines = (tmp_path / "executions.log").read_text().splitlines()
+        lines = [ln.rsplit(" ", 1)[0] for ln in executions(tmp_path).splitlines()]
         repeated = sum(n - 1 for n in Counter(lines).values())
         return (
             f"runs={RUNS} completed={len(ids)} steps={len(completions)} "
@@ -176,22 +189,30 @@ async def test_kill_9_workers_under_load(
     redis_url: str,
     tmp_path: Path,
 ) -> None:
+    kills: list[int] = []
+
     async def kill(
         tick: int,
         workers: list[subprocess.Popen[bytes]],
         new_worker: Callable[[str], subprocess.Popen[bytes]],
     ) -> bool:
-        if tick % 6 == 0:  # every 3 s, 4 times
-            victim = workers.pop(0)
-            victim.send_signal(signal.SIGKILL)
-            victim.wait()
-            workers.append(new_worker("replacement"))
-        return tick < 24
+        # Every 1.5 s (once a worker is busy) kill -9 the one running the most steps,
+        # 4 times: each kill lands in the middle of steps.
+        if tick - (kills[-1] if kills else 0) >= 3:
+            victim = busiest(workers, executions(tmp_path))
+            if victim is not None:
+                workers.remove(victim)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait()
+                kills.append(tick)
+                workers.append(new_worker("replacement"))
+        return len(kills) < 4
 
     summary = await run_load(
         legato_settings, cassandra_keyspace, kafka_bootstrap, redis_url, tmp_path, kill
     )
-    print(f"\nfaults (kill -9 x4): {summary}")
+    assert len(kills) == 4
+    print(f"\nfaults (kill -9 x4 of the busiest worker): {summary}")
 
 
 async def test_redis_flushall_and_restart_under_load(
