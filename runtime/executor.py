@@ -116,26 +116,36 @@ class Executor:
 
     async def _handle(self, job: Job) -> None:
         reg = await self.registries.get(job.blueprint, job.version)
-        header = await self.store.get_run(job.run_id)
-        if header is None:
-            raise RunNotFoundError(f"run {job.run_id!r} does not exist")
-        if header.status != "running":
-            return
         if job.watchdog:
-            await self.watch(reg, header, job)
+            header = await self.store.get_run(job.run_id)
+            if header is None:
+                raise RunNotFoundError(f"run {job.run_id!r} does not exist")
+            if header.status == "running":
+                await self.watch(reg, header, job)
             return
         node = reg.nodes[job.node]
         self._handled += 1
         owner = f"{self.worker_id}/{self._handled}"  # each handling owns its lease alone
         token = await self.coordinator.acquire_lease(job.run_id, job.step_id, owner, self.lease_ttl)
-        # Checked after taking the lease: a duplicate that checked before it would run
-        # the step again if the first handler resolved and released in between.
+        # Read after taking the lease: a duplicate that read before it would run the
+        # step again if the first handler resolved and released in between. One read
+        # gives the header, this step's record and (if it is to run) its inputs.
         try:
-            done = (await self.store.get_steps(job.run_id, (job.step_id,))).get(job.step_id)
+            wanted = [job.step_id]
+            if token is not None:
+                wanted += [s for s in self.input_steps(reg, node, job) if s != job.step_id]
+            header, records = await self.store.get_run_steps(job.run_id, wanted)
+            if header is None:
+                raise RunNotFoundError(f"run {job.run_id!r} does not exist")
         except BaseException:
             if token is not None:
                 await self.coordinator.release_lease(job.run_id, job.step_id, token)
             raise
+        done = records.get(job.step_id)
+        if header.status != "running":
+            if token is not None:
+                await self.coordinator.release_lease(job.run_id, job.step_id, token)
+            return
         if token is None:
             if done is not None:  # resolved already: re-drive its successors (idempotent)
                 await self.route(reg, header, node, job.iteration, done)
@@ -143,7 +153,7 @@ class Executor:
             # expires and the reconciler resumes the step.
             return
         try:
-            record = done or await self.execute(reg, header, node, job, token)
+            record = done or await self.execute(reg, header, node, job, token, records)
         except FencingError:
             # Our lease expired and another worker took the step over: its result counts.
             log.warning(
@@ -178,13 +188,20 @@ class Executor:
     # -- running a step ------------------------------------------------------------------
 
     async def execute(
-        self, reg: Registry, header: RunHeader, node: CompiledNode, job: Job, token: int | None
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        token: int | None,
+        records: Mapping[str, StepRecord] | None = None,
     ) -> StepRecord | None:
+        """Run the step; ``records`` holds its input steps' records if already read."""
         started = self.clock()
         metrics.step_started(job.blueprint, node.id)
         ctx: StepContext | None = None
         try:
-            ctx = await self.make_context(reg, header, node, job)
+            ctx = await self.make_context(reg, header, node, job, records)
             if node.impl.kind in ("signal", "sleep"):
                 raw = await waits.wait(self, header, node, job, ctx)
                 if raw is waits.WAITING:
@@ -281,17 +298,34 @@ class Executor:
             out[sid] = node.in_edges[p]
         return out
 
-    async def make_context(
-        self, reg: Registry, header: RunHeader, node: CompiledNode, job: Job
-    ) -> StepContext:
-        run_id, it = header.run_id, job.iteration
-        preds = self.pred_steps(reg, node, job)
+    def ref_steps(self, reg: Registry, node: CompiledNode, iteration: int) -> dict[str, str]:
+        """The steps whose outputs the node's ``inputs:`` mapping names, by node id."""
         refs = {}
         for r in node.output_refs:
             rn = reg.nodes[r]
-            refs[r] = rn.step_id(it) if rn.loop is not None and rn.loop is node.loop else r
-        wanted = list(preds) + [s for s in refs.values() if s not in preds]
-        records = await self.store.get_steps(run_id, wanted) if wanted else {}
+            refs[r] = rn.step_id(iteration) if rn.loop is not None and rn.loop is node.loop else r
+        return refs
+
+    def input_steps(self, reg: Registry, node: CompiledNode, job: Job) -> list[str]:
+        """Every step whose record the step's input is made of."""
+        preds = self.pred_steps(reg, node, job)
+        refs = self.ref_steps(reg, node, job.iteration)
+        return list(preds) + [s for s in refs.values() if s not in preds]
+
+    async def make_context(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        records: Mapping[str, StepRecord] | None = None,
+    ) -> StepContext:
+        run_id, it = header.run_id, job.iteration
+        preds = self.pred_steps(reg, node, job)
+        refs = self.ref_steps(reg, node, it)
+        if records is None:
+            wanted = self.input_steps(reg, node, job)
+            records = await self.store.get_steps(run_id, wanted) if wanted else {}
         ctx_values = await self.load_context(reg, run_id, node, it, node.input_keys)
         variables = {"input": header.input, "context": ctx_values, "iteration": it}
         if not node.preds and not preds:

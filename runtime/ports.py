@@ -62,6 +62,12 @@ class RunStore(Protocol):
     async def get_steps(self, run_id: str, step_ids: Sequence[str]) -> dict[str, StepRecord]:
         """Records of the given steps that are resolved; unresolved ones are absent."""
 
+    async def get_run_steps(
+        self, run_id: str, step_ids: Sequence[str]
+    ) -> tuple[RunHeader | None, dict[str, StepRecord]]:
+        """``get_run`` and ``get_steps`` in one read where the store can (a step's
+        first read: is the run running, is the step resolved, its inputs)."""
+
     async def get_context(self, run_id: str, keys: Sequence[str]) -> dict[str, list[ContextWrite]]:
         """Every write of each key (a key never written is absent)."""
 

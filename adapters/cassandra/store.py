@@ -48,6 +48,9 @@ from legato.schemas import (
 )
 
 EVENT, STEP, CONTEXT, SIGNAL, WAITER = 0, 1, 2, 3, 4
+# A step-kind row every run has (written with it), never a step id: reading it with
+# a step's records returns the run's static header columns in the same query.
+HEADER_ROW = ""
 BUCKET_SECONDS = 60
 # A bucket this many buckets old is no longer written by a create_run in flight (a
 # create writes its index row before the run; clocks may disagree by a few seconds).
@@ -85,6 +88,22 @@ def bucket(seconds: float) -> int:
     return int(seconds // BUCKET_SECONDS)
 
 
+def _header(run_id: str, r: Any) -> RunHeader | None:
+    """A run's header from a row carrying the static columns (None: no such run)."""
+    if r.blueprint_id is None:
+        return None
+    return RunHeader(
+        run_id,
+        r.blueprint_id,
+        r.blueprint_version,
+        r.status,
+        _dec_any.decode(r.input) if r.input else None,
+        r.error,
+        _secs(r.created_at),
+        _secs(r.updated_at),
+    )
+
+
 _STATICS = "blueprint_id, blueprint_version, input, status, error, created_at, updated_at"
 
 
@@ -106,6 +125,8 @@ def statements(ks: str) -> dict[str, str]:
         "header": f"SELECT DISTINCT run_id, {_STATICS} FROM {ks}.runs WHERE run_id = ?",
         "rows_in": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_one": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ?",
+        "head_rows": f"SELECT k1, data, {_STATICS} FROM {ks}.runs "
+        "WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_all": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ?",
         "active_add": f"INSERT INTO {ks}.active_by_minute (bucket, run_id) VALUES (?, ?)",
         "active_del": f"DELETE FROM {ks}.active_by_minute WHERE bucket = ? AND run_id = ?",
@@ -164,24 +185,25 @@ class CassandraRunStore:
             ),
         )
         batch.add(self._q["row"], (header.run_id, EVENT, _seq(), "", _enc.encode(event)))
+        batch.add(self._q["row"], (header.run_id, STEP, HEADER_ROW, "", b""))
         rows = await execute(self.session, batch)
         return bool(rows and rows[0].applied)
 
     async def get_run(self, run_id: str) -> RunHeader | None:
         rows = await self._run("header", (run_id,))
-        if not rows or rows[0].blueprint_id is None:
-            return None
-        r = rows[0]
-        return RunHeader(
-            run_id,
-            r.blueprint_id,
-            r.blueprint_version,
-            r.status,
-            _dec_any.decode(r.input) if r.input else None,
-            r.error,
-            _secs(r.created_at),
-            _secs(r.updated_at),
-        )
+        return _header(run_id, rows[0]) if rows else None
+
+    async def get_run_steps(
+        self, run_id: str, step_ids: Sequence[str]
+    ) -> tuple[RunHeader | None, dict[str, StepRecord]]:
+        rows = await self._run("head_rows", (run_id, STEP, [HEADER_ROW, *step_ids]))
+        head = next((r for r in rows if r.k1 == HEADER_ROW), None)
+        if head is None:  # no such run (or one written before HEADER_ROW existed)
+            header = await self.get_run(run_id)
+        else:
+            header = _header(run_id, head)
+        steps = {r.k1: _dec_record.decode(r.data) for r in rows if r.k1 != HEADER_ROW}
+        return header, steps if header else {}
 
     async def _require(self, run_id: str) -> None:
         if await self.get_run(run_id) is None:
@@ -263,9 +285,8 @@ class CassandraRunStore:
         return [_dec_event.decode(r.data) for r in rows]
 
     async def all_steps(self, run_id: str) -> dict[str, StepRecord]:
-        return {
-            r.k1: _dec_record.decode(r.data) for r in await self._run("rows_all", (run_id, STEP))
-        }
+        rows = await self._run("rows_all", (run_id, STEP))
+        return {r.k1: _dec_record.decode(r.data) for r in rows if r.k1 != HEADER_ROW}
 
     async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
         out: dict[str, list[ContextWrite]] = {}

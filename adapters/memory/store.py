@@ -79,6 +79,12 @@ class MemoryRunStore:
         steps = self._run(run_id).steps
         return {s: _dec_record.decode(steps[s]) for s in step_ids if s in steps}
 
+    async def get_run_steps(
+        self, run_id: str, step_ids: Sequence[str]
+    ) -> tuple[RunHeader | None, dict[str, StepRecord]]:
+        header = await self.get_run(run_id)
+        return header, (await self.get_steps(run_id, step_ids) if header else {})
+
     async def get_context(self, run_id: str, keys: Sequence[str]) -> dict[str, list[ContextWrite]]:
         ctx = self._run(run_id).context
         return {

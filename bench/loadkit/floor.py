@@ -42,6 +42,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from legato.adapters.cassandra.store import HEADER_ROW
+
 if TYPE_CHECKING:
     from bench.loadkit.cluster import Cluster
 
@@ -187,23 +189,20 @@ class Replayer:
         b = self.batch()
         b.add(q["create"], (rid, "floor", "1", b"\x00", "running", None, now, now))
         b.add(q["row"], (rid, 0, _seq(), "", EVENT))
+        b.add(q["row"], (rid, 1, HEADER_ROW, "", b""))
         await self.cql("cassandra create LWT", b, None)
         await self.produce(rid, 0)
 
     async def handle(self, rid: str, i: int, partition: int, offset: int) -> None:
         q, step = self.q, self.steps[i]
         sid = f"n{i}"
-        await self.cql("cassandra header read", q["header"], (rid,))
         lease = self._lk(rid, sid)
         token = await self.rds(
             "redis lease", self.lease(keys=lease, args=["acquire", "w", 0, 30000, 604800])
         )
-        await self.cql("cassandra step reads", q["rows_one"], (rid, 1, sid))
-        if step["preds"] == 1:
-            await self.cql("cassandra step reads", q["rows_one"], (rid, 1, f"n{i - 1}"))
-        elif step["preds"] > 1:
-            keys = [f"n{max(0, i - k - 1)}" for k in range(step["preds"])]
-            await self.cql("cassandra step reads", q["rows_in"], (rid, 1, keys))
+        # One read: the header row (statics), the step's own record, its inputs.
+        keys = [HEADER_ROW, sid] + [f"n{max(0, i - k - 1)}" for k in range(step["preds"])]
+        await self.cql("cassandra header and step reads", q["head_rows"], (rid, 1, keys))
         b = self.batch()
         b.add(q["row_once"], (rid, 1, sid, "", RECORD))
         b.add(q["row"], (rid, 0, _seq(), "", EVENT))

@@ -63,6 +63,21 @@ async def test_create_get_and_create_twice(store: Any) -> None:
     assert await store.get_run("no-such-run") is None
 
 
+async def test_header_and_steps_in_one_read(store: Any) -> None:
+    rid = await new_run(store, [7])
+    await store.resolve_step(rid, "a", done("a", 1), completed("a", 1))
+    await store.resolve_step(rid, "b", done("b", 2), completed("b", 2))
+    header, steps = await store.get_run_steps(rid, ["a", "c"])
+    assert (header.run_id, header.status, header.input) == (rid, "running", [7])
+    assert steps == {"a": done("a", 1)}
+    header, steps = await store.get_run_steps(rid, [])  # a start node: header only
+    assert header.blueprint_id == "bp" and steps == {}
+    assert await store.get_run_steps("no-such-run", ["a"]) == (None, {})
+    assert await store.all_steps(rid) == {"a": done("a", 1), "b": done("b", 2)}
+    await store.finish_run(rid, "cancelled", RunCancelled(at=time.time()), "stop")
+    assert (await store.get_run_steps(rid, ["a"]))[0].status == "cancelled"
+
+
 async def test_first_resolution_wins(store: Any) -> None:
     rid = await new_run(store)
     first = await store.resolve_step(
