@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("LEGATO_FAULT_RUNS", "500"))
 
 
+JOINS = ("join", "any")  # the join steps of the shapes below
+
+
 def shapes() -> list[legato.Registry]:
     work = "tests.faults.fault_nodes:work"  # importable by the worker processes
 
@@ -165,14 +168,19 @@ async def run_load(
             for e in await dist.backend.store.history(rid):
                 if isinstance(e, StepCompleted):
                     completions[(rid, e.step_id)] += 1
+        joins_twice = sum(1 for (_, sid), n in completions.items() if sid in JOINS and n > 1)
+        assert joins_twice == 0, f"{joins_twice} joins completed twice"
         assert set(completions.values()) == {1}, "a step's completion was recorded twice"
         assert all(p.poll() is None for p in workers), "a worker exited"
         lines = [ln.rsplit(" ", 1)[0] for ln in executions(tmp_path).splitlines()]
-        repeated = sum(n - 1 for n in Counter(lines).values())
+        runs_of = Counter(lines)
+        repeated = sum(n - 1 for n in runs_of.values())
+        join_repeated = sum(n - 1 for k, n in runs_of.items() if k.split(" ")[1] in JOINS)
         return (
             f"runs={RUNS} completed={len(ids)} steps={len(completions)} "
             f"executions={len(lines)} repeated_executions={repeated} "
-            f"joins_completed_twice=0 seconds={recovered:.1f}"
+            f"(of joins: {join_repeated}) joins_completed_twice={joins_twice} "
+            f"seconds={recovered:.1f}"
         )
     finally:
         for w in workers:
