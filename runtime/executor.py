@@ -152,6 +152,7 @@ class Executor:
             # Otherwise another worker runs it now; if that worker dies, its lease
             # expires and the reconciler resumes the step.
             return
+        record: StepRecord | None = None
         try:
             record = done or await self.execute(reg, header, node, job, token, records)
         except FencingError:
@@ -161,7 +162,11 @@ class Executor:
             )
             return
         finally:
-            await self.coordinator.release_lease(job.run_id, job.step_id, token)
+            # A resolved step's lease is left to expire: whoever handles the step next
+            # reads its record, lease or not. Released otherwise (a retry, a wait, an
+            # error), so the step's next attempt can take it at once.
+            if record is None:
+                await self.coordinator.release_lease(job.run_id, job.step_id, token)
         if record is not None:
             await self.route(reg, header, node, job.iteration, record)
 

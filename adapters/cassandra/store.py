@@ -75,12 +75,23 @@ def _secs(value: datetime | None) -> float:
     return value.replace(tzinfo=UTC).timestamp() if value.tzinfo is None else value.timestamp()
 
 
+def _new_tag() -> None:
+    global _tag
+    _tag = os.urandom(6).hex()
+
+
+_tag = ""
+_new_tag()
+os.register_at_fork(after_in_child=_new_tag)
+
+
 def _seq() -> str:
-    """Sortable, unique event keys: nanoseconds (never going back within a process)
-    then random bits (unique across processes)."""
+    """Sortable, unique event keys: nanoseconds (strictly increasing within a process)
+    then this process's random tag (unique across processes; a forked child draws its
+    own). One urandom call per process, not per event: it costs a syscall."""
     global _last_ns
     _last_ns = max(time.time_ns(), _last_ns + 1)
-    return f"{_last_ns:020d}{os.urandom(4).hex()}"
+    return f"{_last_ns:020d}{_tag}"
 
 
 def bucket(seconds: float) -> int:

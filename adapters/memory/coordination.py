@@ -30,17 +30,19 @@ class MemoryCoordinator:
         fences: dict[tuple[str, str], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._joins: dict[tuple[str, str], _Join] = {}
-        self._leases: dict[tuple[str, str], tuple[str, float, int]] = {}
+        # By run, so that forget_run drops a finished run's state at once.
+        self._joins: dict[str, dict[str, _Join]] = {}
+        self._leases: dict[str, dict[str, tuple[str, float, int]]] = {}
         self.fences = fences if fences is not None else {}
         self._clock = clock
 
     async def arrive(
         self, run_id: str, step_id: str, predecessor: str, taken: bool, expected: int, mode: str
     ) -> JoinDecision:
-        join = self._joins.get((run_id, step_id))
+        joins = self._joins.setdefault(run_id, {})
+        join = joins.get(step_id)
         if join is None:
-            join = self._joins[(run_id, step_id)] = _Join()
+            join = joins[step_id] = _Join()
         if predecessor not in join.arrived:
             join.arrived[predecessor] = taken
             if taken:
@@ -61,38 +63,40 @@ class MemoryCoordinator:
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
         key = (run_id, step_id)
         now = self._clock()
-        held = self._leases.get(key)
+        leases = self._leases.setdefault(run_id, {})
+        held = leases.get(step_id)
         if held is not None and held[1] > now and held[0] != owner:
             return None
         token = self.fences.get(key, 0) + 1
         self.fences[key] = token
-        self._leases[key] = (owner, now + ttl, token)
+        leases[step_id] = (owner, now + ttl, token)
         return token
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
         key = (run_id, step_id)
         if self.fences.get(key) != token:
             return False  # another owner took the lease since
-        held = self._leases.get(key)
-        self._leases[key] = (held[0] if held else "", self._clock() + ttl, token)
+        leases = self._leases.setdefault(run_id, {})
+        held = leases.get(step_id)
+        leases[step_id] = (held[0] if held else "", self._clock() + ttl, token)
         return True
 
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None:
-        key = (run_id, step_id)
-        held = self._leases.get(key)
+        leases = self._leases.get(run_id, {})
+        held = leases.get(step_id)
         if held is not None and held[2] == token:
-            del self._leases[key]
+            del leases[step_id]
 
     async def lease_held(self, run_id: str, step_id: str) -> bool:
-        held = self._leases.get((run_id, step_id))
+        held = self._leases.get(run_id, {}).get(step_id)
         return held is not None and held[1] > self._clock()
 
     async def forget_run(self, run_id: str) -> None:
-        for key in [k for k in self._joins if k[0] == run_id]:
-            del self._joins[key]
+        self._joins.pop(run_id, None)
+        self._leases.pop(run_id, None)
 
     def join_count(self) -> int:
-        return len(self._joins)
+        return sum(len(j) for j in self._joins.values())
 
 
 @dataclass(frozen=True, slots=True)
