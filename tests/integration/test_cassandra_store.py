@@ -67,3 +67,17 @@ async def test_timers_fire_however_long_the_pollers_were_away(
     )
     assert regs == []
     assert await later.fire_due(bus, time.time() + 2 * 86400) == 0
+
+
+async def test_a_run_without_the_header_row_is_still_read(store: CassandraRunStore) -> None:
+    """Runs written before the header row existed fall back to the header query."""
+    now = time.time()
+    rid = uuid.uuid4().hex
+    header = RunHeader(rid, "bp", "1", "running", {"n": 1}, None, now, now)
+    await store.create_run(header, RunStarted(at=now, run_id=rid, blueprint_id="bp", version="1"))
+    found, _ = await store.get_run_steps(rid, [])
+    assert found is not None and found.input == {"n": 1}
+    await rows(store, "DELETE FROM {ks}.runs WHERE run_id = %s AND kind = 1 AND k1 = ''", rid)
+    found, steps = await store.get_run_steps(rid, ["a"])
+    assert found is not None and (found.run_id, found.input, steps) == (rid, {"n": 1}, {})
+    assert await store.all_steps(rid) == {}
