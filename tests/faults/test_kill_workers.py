@@ -110,7 +110,7 @@ async def run_load(
     tmp_path: Path,
     disrupt: Disrupt,
 ) -> str:
-    """Start RUNS runs on two worker processes, call ``disrupt(tick, workers, spawn)``
+    """Start RUNS runs, then two worker processes; call ``disrupt(tick, workers, spawn)``
     every half second until it returns False, reconcile stalled runs, then check that
     every run completed with each step recorded once. Returns a summary line."""
     name = unique("fault")
@@ -138,10 +138,13 @@ async def run_load(
         count[0] += 1
         return spawn(env, tmp_path / f"worker{count[0]}-{tag}.log")
 
-    workers = [new_worker("a"), new_worker("b")]
-    started = time.monotonic()
+    workers: list[subprocess.Popen[bytes]] = []
     try:
+        # Every run is started before the workers, so that the whole load runs while
+        # disruptions are made (starting 500 runs takes longer than working them).
         ids = [await client.start(regs[i % 3], 1) for i in range(RUNS)]
+        workers += [new_worker("a"), new_worker("b")]
+        started = time.monotonic()
         reconciler = Reconciler(client, stalled_after=4)
         pending, disrupting, tick = set(ids), True, 0
         deadline = time.monotonic() + 240
@@ -160,6 +163,7 @@ async def run_load(
             except BackendUnavailableError:
                 continue  # a server is down on purpose; wait it out
         recovered = time.monotonic() - started
+        assert not disrupting, "the runs ended before the disruption did: start more runs"
         assert not pending, f"{len(pending)} runs never completed"
         completions: Counter[tuple[str, str]] = Counter()
         for rid in ids:
@@ -204,10 +208,12 @@ async def test_kill_9_workers_under_load(
         workers: list[subprocess.Popen[bytes]],
         new_worker: Callable[[str], subprocess.Popen[bytes]],
     ) -> bool:
-        # Every 1.5 s (once a worker is busy) kill -9 the one running the most steps,
-        # 4 times: each kill lands in the middle of steps.
-        if tick - (kills[-1] if kills else 0) >= 3:
-            victim = busiest(workers, executions(tmp_path))
+        # kill -9 the worker running the most steps each time another RUNS steps
+        # (of ~6 x RUNS) have started, 4 times: each kill lands in the middle of steps,
+        # however fast the machine.
+        log = executions(tmp_path)
+        if log.count("\n") >= (len(kills) + 1) * RUNS:
+            victim = busiest(workers, log)
             if victim is not None:
                 workers.remove(victim)
                 victim.send_signal(signal.SIGKILL)
@@ -238,22 +244,34 @@ async def test_redis_flushall_and_restart_under_load(
     parts = urlsplit(redis_url)
     opts = require_restartable("redis", parts.hostname or "", parts.port or 6379)
 
+    done: list[str] = []
+
     async def wipe(
         tick: int,
         workers: list[subprocess.Popen[bytes]],
         new_worker: Callable[[str], subprocess.Popen[bytes]],
     ) -> bool:
-        if tick in (4, 10):
+        # By progress (steps started), so that each lands mid-load however fast the
+        # machine: FLUSHALL twice, then stop Redis, and start it 2 s later.
+        started = executions(tmp_path).count("\n")
+        step = len(done)
+        if step < 2 and started >= (step + 1) * RUNS // 2:
             client = redis.from_url(redis_url)
             await client.flushall()
             await client.aclose()
-        if tick == 16:
+            done.append(f"flushall@{tick}")
+        elif step == 2 and started >= 3 * RUNS // 2:
             await asyncio.to_thread(stop, opts.server_dir("redis") / "pid", "redis")
-        if tick == 20:
+            done.append(f"stop@{tick}")
+        elif step == 3 and tick >= int(done[2].split("@")[1]) + 4:
             await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
-        return tick < 20
+            done.append(f"up@{tick}")
+        return len(done) < 4
 
-    summary = await run_load(
-        legato_settings, cassandra_keyspace, kafka_bootstrap, redis_url, tmp_path, wipe
-    )
+    try:
+        summary = await run_load(
+            legato_settings, cassandra_keyspace, kafka_bootstrap, redis_url, tmp_path, wipe
+        )
+    finally:  # whatever failed, the next tests get their Redis back
+        await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
     print(f"\nfaults (FLUSHALL x2, Redis restart): {summary}")

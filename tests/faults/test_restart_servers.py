@@ -19,25 +19,29 @@ from legato import devserver
 from legato.config import Settings
 from legato.devserver import DevOptions
 from legato.devserver.process import stop
-from tests.faults.test_kill_workers import Disrupt, run_load
+from tests.faults.test_kill_workers import RUNS, Disrupt, executions, run_load
 from tests.servers import require_restartable
 
 pytestmark = pytest.mark.integration
 
 
-def restart(name: str, opts: DevOptions, *, down_at: int, up_at: int) -> Disrupt:
-    """A disruption (see ``run_load``) that stops server ``name`` at tick ``down_at``
-    (SIGTERM, waits for exit) and starts it again at ``up_at`` (returns once it
-    answers requests); it ends after the restart."""
+def restart(name: str, opts: DevOptions, logs: Path, *, after: int, down_for: int) -> Disrupt:
+    """A disruption (see ``run_load``) that stops server ``name`` (SIGTERM, waits for
+    exit) once ``after`` steps have started (the fault nodes' log in ``logs``: mid-load,
+    however fast the machine), and starts it again ``down_for`` ticks later
+    (returning once it answers requests); it ends after the restart."""
+    stopped: list[int] = []
 
     async def disrupt(
         tick: int,
         workers: list[subprocess.Popen[bytes]],
         new_worker: Callable[[str], subprocess.Popen[bytes]],
     ) -> bool:
-        if tick == down_at:
-            await asyncio.to_thread(stop, opts.server_dir(name) / "pid", name)
-        if tick == up_at:
+        if not stopped:
+            if executions(logs).count("\n") >= after:
+                await asyncio.to_thread(stop, opts.server_dir(name) / "pid", name)
+                stopped.append(tick)
+        elif tick >= stopped[0] + down_for:
             await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
             return False
         return True
@@ -54,14 +58,17 @@ async def test_kafka_restart_under_load(
 ) -> None:
     host, _, port = kafka_bootstrap.split(",")[0].rpartition(":")
     opts = require_restartable("kafka", host, int(port))
-    summary = await run_load(
-        legato_settings,
-        cassandra_keyspace,
-        kafka_bootstrap,
-        redis_url,
-        tmp_path,
-        restart("kafka", opts, down_at=6, up_at=16),
-    )
+    try:
+        summary = await run_load(
+            legato_settings,
+            cassandra_keyspace,
+            kafka_bootstrap,
+            redis_url,
+            tmp_path,
+            restart("kafka", opts, tmp_path, after=RUNS // 5, down_for=10),
+        )
+    finally:  # whatever failed, the next tests get their servers back
+        await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
     print(f"\nfaults (Kafka restart): {summary}")
 
 
@@ -75,12 +82,15 @@ async def test_cassandra_restart_under_load(
     assert legato_settings.cassandra is not None
     cassandra = legato_settings.cassandra
     opts = require_restartable("cassandra", cassandra.hosts[0], cassandra.port)
-    summary = await run_load(
-        legato_settings,
-        cassandra_keyspace,
-        kafka_bootstrap,
-        redis_url,
-        tmp_path,
-        restart("cassandra", opts, down_at=6, up_at=16),
-    )
+    try:
+        summary = await run_load(
+            legato_settings,
+            cassandra_keyspace,
+            kafka_bootstrap,
+            redis_url,
+            tmp_path,
+            restart("cassandra", opts, tmp_path, after=RUNS // 5, down_for=10),
+        )
+    finally:  # whatever failed, the next tests get their servers back
+        await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
     print(f"\nfaults (Cassandra restart): {summary}")
