@@ -49,30 +49,9 @@ def restart(name: str, opts: DevOptions, logs: Path, *, after: int, down_for: in
     return disrupt
 
 
-async def test_kafka_restart_under_load(
-    legato_settings: Settings,
-    cassandra_keyspace: str,
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path: Path,
-) -> None:
-    host, _, port = kafka_bootstrap.split(",")[0].rpartition(":")
-    opts = require_restartable("kafka", host, int(port))
-    try:
-        summary = await run_load(
-            legato_settings,
-            cassandra_keyspace,
-            kafka_bootstrap,
-            redis_url,
-            tmp_path,
-            restart("kafka", opts, tmp_path, after=RUNS // 5, down_for=10),
-        )
-    finally:  # whatever failed, the next tests get their servers back
-        await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
-    print(f"\nfaults (Kafka restart): {summary}")
-
-
-async def test_cassandra_restart_under_load(
+@pytest.mark.parametrize("name", ["kafka", "cassandra"])
+async def test_restart_under_load(
+    name: str,
     legato_settings: Settings,
     cassandra_keyspace: str,
     kafka_bootstrap: str,
@@ -80,8 +59,12 @@ async def test_cassandra_restart_under_load(
     tmp_path: Path,
 ) -> None:
     assert legato_settings.cassandra is not None
-    cassandra = legato_settings.cassandra
-    opts = require_restartable("cassandra", cassandra.hosts[0], cassandra.port)
+    if name == "kafka":
+        host, _, port = kafka_bootstrap.split(",")[0].rpartition(":")
+        opts = require_restartable(name, host, int(port))
+    else:
+        cassandra = legato_settings.cassandra
+        opts = require_restartable(name, cassandra.hosts[0], cassandra.port)
     try:
         summary = await run_load(
             legato_settings,
@@ -89,8 +72,8 @@ async def test_cassandra_restart_under_load(
             kafka_bootstrap,
             redis_url,
             tmp_path,
-            restart("cassandra", opts, tmp_path, after=RUNS // 5, down_for=10),
+            restart(name, opts, tmp_path, after=RUNS // 5, down_for=10),
         )
     finally:  # whatever failed, the next tests get their servers back
         await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
-    print(f"\nfaults (Cassandra restart): {summary}")
+    print(f"\nfaults ({name} restart): {summary}")
