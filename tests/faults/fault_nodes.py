@@ -23,3 +23,19 @@ async def work(ctx: legato.StepContext) -> int:
     if isinstance(value, dict):
         return sum(int(v) for v in value.values()) + 1
     return (int(value) if isinstance(value, int) else 0) + 1
+
+
+def _first_time(marker: str) -> bool:
+    try:
+        with open(marker, "x"):
+            return True
+    except FileExistsError:
+        return False
+
+
+async def hang_once(ctx: legato.StepContext) -> str:
+    """Hangs on its first execution (its worker is killed meanwhile), then returns."""
+    _log(ctx)
+    if _first_time(os.environ["LEGATO_FAULT_LOG"] + f".{ctx.run_id}.{ctx.step_id}.started"):
+        await asyncio.sleep(600)
+    return "done"

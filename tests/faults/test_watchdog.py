@@ -1,0 +1,96 @@
+"""A timed step's watchdog is a durable timer: the worker running the step is
+killed; its job's redelivery (after the group rebalance, ~10 s) finds the dead
+worker's lease still held (30 s) and is dropped; the watchdog timer the dead worker
+set resumes the step, with no reconciler running anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import legato
+from legato.adapters.kafka import apply_topics
+from legato.config import KafkaSettings, Settings
+from legato.distributed import connect
+from tests.faults.test_kill_workers import ROOT, executions
+from tests.servers import cassandra_url, unique
+
+pytestmark = pytest.mark.integration
+
+
+def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    args = ["--import", "tests.faults.fault_nodes", "--health-port", "0", "--lease-ttl", "30"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "legato", "worker", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def test_the_watchdog_resumes_a_step_whose_worker_was_killed(
+    legato_settings: Settings,
+    cassandra_keyspace: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    name = unique("watch")
+    kafka_url = (
+        f"kafka://{kafka_bootstrap}?jobs_topic={name}.jobs&group={name}"
+        f"&commands_topic={name}.cmd&deadletter_topic={name}.dlq&partitions=2"
+    )
+    apply_topics(KafkaSettings.from_url(kafka_url))
+    assert legato_settings.cassandra is not None
+    env = {
+        **os.environ,
+        "LEGATO_KAFKA": kafka_url,
+        "LEGATO_CASSANDRA": cassandra_url(legato_settings.cassandra, cassandra_keyspace),
+        "LEGATO_REDIS": redis_url,
+        "LEGATO_FAULT_LOG": str(tmp_path / "executions.log"),
+        "PYTHONPATH": str(ROOT),
+    }
+    dist = await connect(Settings.from_urls(kafka_url, env["LEGATO_CASSANDRA"], redis_url))
+    client = legato.Engine(dist.backend)  # starts the run; no reconciler anywhere
+    reg = legato.compile(
+        legato.Flow("watched")
+        .node("slow", "tests.faults.fault_nodes:hang_once", timeout=2)
+        .node("after", "tests.faults.fault_nodes:work")
+        .edge("slow", "after")
+    )
+    first = spawn(env, tmp_path / "worker1.log")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        rid = await client.start(reg, 1)
+        for _ in range(300):  # up to a minute for the worker to start the step
+            if "slow" in executions(tmp_path):
+                break
+            await asyncio.sleep(0.2)
+        assert "slow" in executions(tmp_path), "the step never started"
+        first.send_signal(signal.SIGKILL)  # mid-step: its lease lives up to 30 s more
+        first.wait()
+        killed = time.monotonic()
+        second = spawn(env, tmp_path / "worker2.log")
+        result = await client.wait(rid, timeout=90)
+        waited = time.monotonic() - killed
+        assert result.status == "completed", result.error
+        assert result.outputs["slow"] == "done"
+        lines = executions(tmp_path).splitlines()
+        assert [ln.split(" ")[1] for ln in lines].count("slow") == 2  # killed, then resumed
+        assert (tmp_path / "worker2.log").read_text().count("watchdog of") == 1
+        print(f"\nwatchdog: resumed {waited:.1f} s after the kill (timeout 2 s, lease 30 s)")
+    finally:
+        for w in (first, second):
+            if w is not None and w.poll() is None:
+                w.kill()
+                w.wait()
+        await client.close()
+        await dist.close()
