@@ -72,6 +72,10 @@ JOB_FORMAT = b"legato.job/1"
 CONSUMER_LATENCY = {"fetch.wait.max.ms": 10, "fetch.min.bytes": 1}
 PRODUCER_LATENCY = {"linger.ms": 1}
 LAG_INTERVAL = 1.0  # seconds between two consumer lag measurements
+# Finished offsets are committed (asynchronously) at most this often: a commit per
+# poll would be a request to the group coordinator per job at light load. A crash
+# redelivers at most this much more, which jobs tolerate.
+COMMIT_INTERVAL = 0.2
 
 
 @dataclass(slots=True)
@@ -247,7 +251,7 @@ class KafkaJobBus:
             on_revoke=lambda c, parts: self._revoked(c, parts),
             on_lost=lambda c, parts: self._revoked(c, parts, lost=True),
         )
-        lag_due = 0.0
+        lag_due = commit_due = 0.0
         try:
             while not self._stop.is_set():
                 if time.monotonic() >= lag_due:
@@ -269,7 +273,9 @@ class KafkaJobBus:
                     continue
                 for msg in messages:
                     self._handle(msg, loop, queue)
-                self._commit(consumer, synchronous=False)
+                if time.monotonic() >= commit_due:
+                    self._commit(consumer, synchronous=False)
+                    commit_due = time.monotonic() + COMMIT_INTERVAL
         finally:
             self._commit(consumer, synchronous=True)
             with contextlib.suppress(KafkaException, RuntimeError):
