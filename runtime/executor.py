@@ -117,11 +117,7 @@ class Executor:
     async def _handle(self, job: Job) -> None:
         reg = await self.registries.get(job.blueprint, job.version)
         if job.watchdog:
-            header = await self.store.get_run(job.run_id)
-            if header is None:
-                raise RunNotFoundError(f"run {job.run_id!r} does not exist")
-            if header.status == "running":
-                await self.watch(reg, header, job)
+            await self.watch(reg, job)
             return
         node = reg.nodes[job.node]
         self._handled += 1
@@ -170,12 +166,15 @@ class Executor:
         if record is not None:
             await self.route(reg, header, node, job.iteration, record)
 
-    async def watch(self, reg: Registry, header: RunHeader, job: Job) -> None:
+    async def watch(self, reg: Registry, job: Job) -> None:
         """A timed step's watchdog: the step should have ended (its timeout and a
-        lease's time have passed). If it is unresolved, its worker may have died:
-        resume the run from its history, which leaves a step whose lease is live
-        (a later attempt running) or whose retry timer is pending alone."""
-        if (await self.store.get_steps(job.run_id, (job.step_id,))).get(job.step_id):
+        lease's time have passed). If it is unresolved in a running run, its worker
+        may have died: resume the run from its history, which leaves a step whose
+        lease is live (a later attempt running) or whose retry timer is pending alone."""
+        header, steps = await self.store.get_run_steps(job.run_id, (job.step_id,))
+        if header is None:
+            raise RunNotFoundError(f"run {job.run_id!r} does not exist")
+        if header.status != "running" or job.step_id in steps:
             return
         from legato.runtime.resume import resume_run  # resume_run drives this executor
 
@@ -313,9 +312,7 @@ class Executor:
 
     def input_steps(self, reg: Registry, node: CompiledNode, job: Job) -> list[str]:
         """Every step whose record the step's input is made of."""
-        preds = self.pred_steps(reg, node, job)
-        refs = self.ref_steps(reg, node, job.iteration)
-        return list(preds) + [s for s in refs.values() if s not in preds]
+        return _input_ids(self.pred_steps(reg, node, job), self.ref_steps(reg, node, job.iteration))
 
     async def make_context(
         self,
@@ -329,7 +326,7 @@ class Executor:
         preds = self.pred_steps(reg, node, job)
         refs = self.ref_steps(reg, node, it)
         if records is None:
-            wanted = self.input_steps(reg, node, job)
+            wanted = _input_ids(preds, refs)
             records = await self.store.get_steps(run_id, wanted) if wanted else {}
         ctx_values = await self.load_context(reg, run_id, node, it, node.input_keys)
         variables = {"input": header.input, "context": ctx_values, "iteration": it}
@@ -674,3 +671,8 @@ def _taken(edge: CompiledEdge, action: str | None, variables: dict[str, Any]) ->
     if edge.condition is None:
         return True
     return _truthy(edge.condition.evaluate(variables), edge.condition.source)
+
+
+def _input_ids(preds: Mapping[str, Any], refs: Mapping[str, str]) -> list[str]:
+    """Predecessor steps, then the other steps ``inputs:`` names."""
+    return list(preds) + [s for s in refs.values() if s not in preds]

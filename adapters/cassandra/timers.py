@@ -6,9 +6,9 @@ in the past goes to the current bucket. Workers call ``fire_due`` often: it
 reads the registered buckets from the oldest not yet drained up to now (one
 small partition, sliced from a cursor so older tombstones are not read again),
 publishes the due jobs, deletes their rows, and unregisters a past bucket once
-it is empty. However long every worker was down, no timer is skipped. Each timer is also listed
-under its run (``run_timers``, written before the timer row) so that cancelling the
-run drops its timers (``drop_run``).
+it is empty. However long every worker was down, no timer is skipped. Each timer
+is also listed under its run (``run_timers``, written before the timer row) so
+that cancelling the run drops its timers (``drop_run``).
 
 Two pollers may fire the same timer (both read it before either deletes it);
 the job is then published twice, which is harmless: jobs are idempotent (a
@@ -84,7 +84,7 @@ class CassandraTimers:
 
     async def drop_run(self, run_id: str) -> int:
         """Delete the run's timers that have not fired yet; returns how many."""
-        rows = list(await execute(self.session, self._q["owned"], (run_id,)))
+        rows = await execute(self.session, self._q["owned"], (run_id,))
         await asyncio.gather(
             *(execute(self.session, self._q["del"], (r.bucket, r.due, r.id)) for r in rows)
         )

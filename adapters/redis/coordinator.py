@@ -102,8 +102,8 @@ class RedisCoordinator:
 
     async def forget_run(self, run_id: str) -> None:
         """Delete a finished run's join hashes and fencing counters (listed in its
-        ``run_keys`` set; all in the run's hash slot). Leases are released by their
-        holders and expire anyway."""
+        ``run_keys`` set; all in the run's hash slot). Leases expire on their own (a
+        resolved step's is not even released)."""
         index = keys.run_keys(self.prefix, run_id)
 
         async def forget() -> None:
