@@ -97,6 +97,36 @@ def busiest(workers: list[subprocess.Popen[bytes]], log: str) -> subprocess.Pope
     return max(busy, key=lambda w: recent[w.pid]) if busy else None
 
 
+ENV_URLS = ("LEGATO_KAFKA", "LEGATO_CASSANDRA", "LEGATO_REDIS")
+
+
+def worker_env(
+    legato_settings: Settings,
+    keyspace: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    tmp_path: Path,
+    partitions: int,
+) -> dict[str, str]:
+    """The environment of fault-test worker processes: fresh topics (created here),
+    the test's keyspace, and the fault nodes' execution log in ``tmp_path``."""
+    name = unique("fault")
+    kafka_url = (
+        f"kafka://{kafka_bootstrap}?jobs_topic={name}.jobs&group={name}"
+        f"&commands_topic={name}.cmd&deadletter_topic={name}.dlq&partitions={partitions}"
+    )
+    apply_topics(KafkaSettings.from_url(kafka_url))
+    assert legato_settings.cassandra is not None
+    return {
+        **os.environ,
+        "LEGATO_KAFKA": kafka_url,
+        "LEGATO_CASSANDRA": cassandra_url(legato_settings.cassandra, keyspace),
+        "LEGATO_REDIS": redis_url,
+        "LEGATO_FAULT_LOG": str(tmp_path / "executions.log"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 Disrupt = Callable[
     [int, list[subprocess.Popen[bytes]], Callable[[str], subprocess.Popen[bytes]]], Awaitable[bool]
 ]
@@ -113,23 +143,8 @@ async def run_load(
     """Start RUNS runs, then two worker processes; call ``disrupt(tick, workers, spawn)``
     every half second until it returns False, reconcile stalled runs, then check that
     every run completed with each step recorded once. Returns a summary line."""
-    name = unique("fault")
-    kafka_url = (
-        f"kafka://{kafka_bootstrap}?jobs_topic={name}.jobs&group={name}"
-        f"&commands_topic={name}.cmd&deadletter_topic={name}.dlq&partitions=6"
-    )
-    apply_topics(KafkaSettings.from_url(kafka_url))
-    assert legato_settings.cassandra is not None
-    env = {
-        **os.environ,
-        "LEGATO_KAFKA": kafka_url,
-        "LEGATO_CASSANDRA": cassandra_url(legato_settings.cassandra, keyspace),
-        "LEGATO_REDIS": redis_url,
-        "LEGATO_FAULT_LOG": str(tmp_path / "executions.log"),
-        "PYTHONPATH": str(ROOT),
-    }
-    settings = Settings.from_urls(env["LEGATO_KAFKA"], env["LEGATO_CASSANDRA"], redis_url)
-    dist = await connect(settings)
+    env = worker_env(legato_settings, keyspace, kafka_bootstrap, redis_url, tmp_path, 6)
+    dist = await connect(Settings.from_urls(*(env[k] for k in ENV_URLS)))
     client = legato.Engine(dist.backend)  # starts runs and reconciles; runs no steps
     regs = shapes()
     count = [0]

@@ -6,7 +6,6 @@ set resumes the step, with no reconciler running anywhere."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -16,11 +15,9 @@ from pathlib import Path
 import pytest
 
 import legato
-from legato.adapters.kafka import apply_topics
-from legato.config import KafkaSettings, Settings
+from legato.config import Settings
 from legato.distributed import connect
-from tests.faults.test_kill_workers import ROOT, executions
-from tests.servers import cassandra_url, unique
+from tests.faults.test_kill_workers import ENV_URLS, ROOT, executions, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -43,22 +40,8 @@ async def test_the_watchdog_resumes_a_step_whose_worker_was_killed(
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    name = unique("watch")
-    kafka_url = (
-        f"kafka://{kafka_bootstrap}?jobs_topic={name}.jobs&group={name}"
-        f"&commands_topic={name}.cmd&deadletter_topic={name}.dlq&partitions=2"
-    )
-    apply_topics(KafkaSettings.from_url(kafka_url))
-    assert legato_settings.cassandra is not None
-    env = {
-        **os.environ,
-        "LEGATO_KAFKA": kafka_url,
-        "LEGATO_CASSANDRA": cassandra_url(legato_settings.cassandra, cassandra_keyspace),
-        "LEGATO_REDIS": redis_url,
-        "LEGATO_FAULT_LOG": str(tmp_path / "executions.log"),
-        "PYTHONPATH": str(ROOT),
-    }
-    dist = await connect(Settings.from_urls(kafka_url, env["LEGATO_CASSANDRA"], redis_url))
+    env = worker_env(legato_settings, cassandra_keyspace, kafka_bootstrap, redis_url, tmp_path, 2)
+    dist = await connect(Settings.from_urls(*(env[k] for k in ENV_URLS)))
     client = legato.Engine(dist.backend)  # starts the run; no reconciler anywhere
     reg = legato.compile(
         legato.Flow("watched")
