@@ -53,9 +53,9 @@ def percentile(values: list[float], q: float) -> float:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from legato import migrations
+    from legato.adapters import open_backend
     from legato.adapters.cassandra import connect as cassandra_connect
     from legato.adapters.kafka import apply_topics
-    from legato.distributed import connect
 
     settings = settings_from_cli(args, os.environ)
     if not settings.distributed:  # the dev servers, isolated by fresh names
@@ -69,8 +69,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         cluster, session = cassandra_connect(settings.cassandra)  # type: ignore[arg-type]
         migrations.apply(session, name)
         cluster.shutdown()
-    dist = await connect(settings)
-    engine = legato.Engine(dist.backend, concurrency=args.concurrency)
+    backend = await open_backend(settings)
+    engine = legato.Engine(backend, concurrency=args.concurrency)
     reg = blueprint(args.shape, args.nodes)
     await engine.register(reg)
     engine.start_workers()
@@ -81,14 +81,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     hops: list[float] = []
     for rid in ids:
-        events = [e for e in await dist.backend.store.history(rid) if isinstance(e, StepCompleted)]
+        events = [e for e in await backend.store.history(rid) if isinstance(e, StepCompleted)]
         done_at = {e.step_id: e.at for e in events}
         for e in events:
             preds = reg.nodes[e.node].preds
             if preds:
                 hops.append(e.started_at - max(done_at[p] for p in preds))
     await engine.close()
-    await dist.close()
+    await backend.close()
     steps = sum(len(r.outputs) for r in results)
     return {
         "shape": args.shape,

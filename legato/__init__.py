@@ -20,7 +20,7 @@ from typing import Any
 from legato.runtime.blueprint import Flow, load_blueprint, parse_blueprint
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.context import RunContext, StepContext
-from legato.runtime.engine import Backend, RunResult
+from legato.runtime.control import RunResult
 from legato.runtime.engine import Engine as _Engine
 from legato.runtime.errors import (
     BlueprintError,
@@ -31,7 +31,9 @@ from legato.runtime.errors import (
     StepError,
 )
 from legato.runtime.nodes import NodeCatalog, Result, default_catalog
+from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
+from legato.runtime.worker import WorkerSettings
 from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
 
 __version__ = "0.1.0"
@@ -45,6 +47,7 @@ class Engine(_Engine):
             from legato.adapters.memory import memory_backend
 
             backend = memory_backend()
+            kwargs.setdefault("owns_backend", True)
         super().__init__(backend, **kwargs)
 
 
@@ -109,6 +112,7 @@ __all__ = [
     "StepContext",
     "StepError",
     "SyncClient",
+    "WorkerSettings",
     "compile",
     "load_blueprint",
     "node",

@@ -1,9 +1,23 @@
-"""A worker process: consumes jobs and commands, serves health probes, drains on SIGTERM."""
+"""A worker process: consumes jobs and commands, serves health probes, drains on SIGTERM.
+
+Probes (on ``--health-port``):
+
+- ``/healthz``: 200 while the process runs (liveness: a server outage never
+  restarts workers).
+- ``/readyz``: 200 once this worker is connected and consuming, until it drains;
+  503 with the reason otherwise. A shared server being down is *not* a reason:
+  every worker would turn unready at once and a PodDisruptionBudget would then
+  block every rollout, while the workers wait the outage out by themselves.
+- ``/status``: JSON with each server's state (what is down and why), the jobs in
+  hand and whether the worker drains.
+- ``/metrics``: Prometheus text.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import signal
@@ -11,17 +25,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
-from legato.config import Settings
-from legato.distributed import Distributed, connect
+from legato.adapters import open_backend
+from legato.adapters.settings import Settings
+from legato.commands import consume_commands
+from legato.reconciler.repair import RepairWatch
 from legato.runtime.engine import Engine
-from legato.runtime.errors import BackendUnavailableError, LegatoError
-from legato.schemas.commands import CancelRun, Command, SendSignal, StartRun
+from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.ports import Backend
+from legato.runtime.worker import WorkerSettings
 from legato.telemetry import MetricsPage, install_metrics, install_tracing
 
 log = logging.getLogger("legato.worker")
-_decode_command = msgspec.json.Decoder(Command).decode  # type: ignore[arg-type]
 
 
 @dataclass
@@ -29,16 +43,16 @@ class WorkerOptions:
     concurrency: int = 64
     health_port: int | None = 8080
     drain_timeout: float = 30.0
-    lease_ttl: float = 30.0  # a dead worker's step runs again after this long
-    heartbeat_interval: float = 5.0
+    lease_ttl: float = 10.0  # a dead worker's step runs again after this long
+    heartbeat_interval: float | None = None  # default: a quarter of the lease
 
 
-async def connect_with_backoff(settings: Settings, stop: asyncio.Event) -> Distributed | None:
+async def open_with_backoff(settings: Settings, stop: asyncio.Event) -> Backend | None:
     """Connect, waiting out servers that are not up yet; None if stopped meanwhile."""
     delay = 0.5
     while not stop.is_set():
         try:
-            return await connect(settings)
+            return await open_backend(settings)
         except BackendUnavailableError as exc:
             log.warning("servers not reachable, retrying in %.1fs: %s", delay, exc)
             with contextlib.suppress(TimeoutError):
@@ -47,54 +61,42 @@ async def connect_with_backoff(settings: Settings, stop: asyncio.Event) -> Distr
     return None
 
 
-async def handle_command(engine: Engine, command: Any) -> None:
-    match command:
-        case StartRun():
-            await engine.start_registered(
-                command.blueprint, command.version, command.input, run_id=command.run_id
-            )
-        case SendSignal():
-            await engine.signal(command.run_id, command.name, command.data, key=command.key)
-        case CancelRun():
-            await engine.cancel(command.run_id, command.reason)
-
-
-async def consume_commands(engine: Engine, bus: Any) -> None:
-    async for delivery in bus.consume():
-        try:
-            await handle_command(engine, delivery.job)
-        except LegatoError as exc:  # unknown run or blueprint: say so, keep going
-            log.error("command %r refused: %s", delivery.job, exc)
-        await delivery.ack()
+Page = tuple[str, str, bytes]  # status line, content type, body
 
 
 async def serve_health(
-    port: int, ready: Callable[[], Awaitable[str | None]], metrics: MetricsPage | None = None
+    port: int,
+    ready: Callable[[], Awaitable[str | None]],
+    metrics: MetricsPage | None = None,
+    status: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    host: str = "0.0.0.0",
 ) -> asyncio.Server:
-    """``/healthz``: 200 while the process runs. ``/readyz``: 200 when ``ready()``
-    returns None, else 503 with its reason. ``/metrics``: the Prometheus text
-    exposition of ``metrics``, if given."""
+    """``/healthz``, ``/readyz`` (200 when ``ready()`` returns None, else 503 with its
+    reason), ``/status`` (``status()`` as JSON) and ``/metrics``. Raises ``OSError``
+    if the port is taken."""
+
+    async def page(path: str) -> Page:
+        text = "text/plain; charset=utf-8"
+        if path == "/healthz":
+            return "200 OK", text, b"ok"
+        if path == "/metrics" and metrics is not None:
+            return "200 OK", metrics.content_type, metrics.render()
+        if path == "/readyz":
+            problem = await ready()
+            if problem is None:
+                return "200 OK", text, b"ready"
+            return "503 Service Unavailable", text, f"not ready: {problem}".encode()
+        if path == "/status" and status is not None:
+            return "200 OK", "application/json", json.dumps(await status()).encode()
+        return "404 Not Found", text, b"not found"
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = (await asyncio.wait_for(reader.readline(), 5)).decode("latin-1")
             path = line.split(" ")[1] if line.count(" ") >= 2 else ""
-            content_type = "text/plain; charset=utf-8"
-            if path == "/healthz":
-                status, data = "200 OK", b"ok"
-            elif path == "/metrics" and metrics is not None:
-                status, data, content_type = "200 OK", metrics.render(), metrics.content_type
-            elif path == "/readyz":
-                problem = await ready()
-                status, data = (
-                    ("200 OK", b"ready")
-                    if problem is None
-                    else ("503 Service Unavailable", f"not ready: {problem}".encode())
-                )
-            else:
-                status, data = "404 Not Found", b"not found"
+            code, content_type, data = await page(path)
             writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+                f"HTTP/1.1 {code}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
                 + data
             )
@@ -104,31 +106,52 @@ async def serve_health(
         finally:
             writer.close()
 
-    return await asyncio.start_server(handle, "0.0.0.0", port)
+    return await asyncio.start_server(handle, host, port)
 
 
 class Readiness:
-    """Whether the worker takes jobs and reaches all three servers (probed at most
-    once per ``interval`` seconds, so frequent probes cost the servers nothing)."""
+    """Whether this worker takes jobs: connected, consuming, not draining. The
+    servers' state is reported by ``status`` (probed at most once per ``interval``
+    seconds, so frequent probes cost the servers nothing)."""
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
-        self.dist: Distributed | None = None
+        self.backend: Backend | None = None
+        self.engine: Engine | None = None
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.draining = False
         self._checked = -1e9
-        self._problem: str | None = "connecting to the servers"
+        self._servers: dict[str, str] = {}
 
     async def __call__(self) -> str | None:
         if self.draining:
             return "draining"
-        if self.dist is None:
+        if self.backend is None:
             return "connecting to the servers"
+        if self.engine is not None and not self.engine.worker.running:
+            return "not consuming jobs"
+        for name, task in self.tasks.items():
+            if task.done():
+                return f"the {name} consumer stopped"
+        return None
+
+    async def servers(self) -> dict[str, str]:
+        """``{part: problem}`` of the servers that do not answer now."""
+        if self.backend is None:
+            return {"backend": "not connected yet"}
         now = asyncio.get_running_loop().time()
         if now - self._checked >= self.interval:
             self._checked = now
-            problems = await self.dist.probe()
-            self._problem = "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())) or None
-        return self._problem
+            self._servers = await self.backend.probe()
+        return self._servers
+
+    async def status(self) -> dict[str, Any]:
+        return {
+            "ready": await self() is None,
+            "draining": self.draining,
+            "busy": self.engine.busy if self.engine is not None else 0,
+            "servers": await self.servers(),
+        }
 
 
 async def run_worker(
@@ -144,18 +167,24 @@ async def run_worker(
     server = None
     install_tracing()
     if options.health_port is not None:
-        server = await serve_health(options.health_port, readiness, install_metrics())
-    dist = await connect_with_backoff(settings, stop)
-    if dist is None:
+        server = await serve_health(
+            options.health_port, readiness, install_metrics(), readiness.status
+        )
+    backend = await open_with_backoff(settings, stop)
+    if backend is None:
         return 0
-    from legato.adapters.kafka import KafkaJobBus
+    from legato.adapters.kafka.bus import KafkaJobBus
+    from legato.schemas.commands import decode_command
 
     assert settings.kafka is not None
     engine = Engine(
-        dist.backend,
-        concurrency=options.concurrency,
-        lease_ttl=options.lease_ttl,
-        heartbeat_interval=options.heartbeat_interval,
+        backend,
+        settings=WorkerSettings(
+            concurrency=options.concurrency,
+            lease_ttl=options.lease_ttl,
+            heartbeat_interval=options.heartbeat_interval,
+        ),
+        owns_backend=True,
     )
     engine.start_workers()
     commands = KafkaJobBus(
@@ -163,20 +192,24 @@ async def run_worker(
         topic=settings.kafka.commands_topic,
         group=settings.kafka.group + ".commands",
         max_in_flight=64,
-        decode=_decode_command,
+        decode=decode_command,
     )
-    command_task = asyncio.create_task(consume_commands(engine, commands))
-    readiness.dist = dist
+    readiness.tasks["commands"] = asyncio.create_task(
+        consume_commands(engine.control, commands, backend.clock)
+    )
+    repair = RepairWatch(backend, engine.ending, delay=options.lease_ttl)
+    readiness.tasks["repair"] = asyncio.create_task(repair.watch())
+    readiness.backend, readiness.engine = backend, engine
     log.info("worker ready (concurrency %d)", options.concurrency)
     await stop.wait()
     readiness.draining = True
     log.info("draining: finishing %d job(s) in hand", engine.busy)
     commands.pause()
     drained = await engine.drain(options.drain_timeout)
-    command_task.cancel()
-    await asyncio.gather(command_task, return_exceptions=True)
+    for task in readiness.tasks.values():
+        task.cancel()
+    await asyncio.gather(*readiness.tasks.values(), return_exceptions=True)
     await commands.close()
-    await dist.close()
     if server is not None:
         server.close()
     if not drained:

@@ -14,16 +14,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from legato.runtime.registry import Registry
+from legato.runtime.steps import StepId
 from legato.schemas import ContextWrite
 
 _MISSING: Any = object()
-
-
-def split_step_id(step_id: str) -> tuple[str, int]:
-    node, sep, it = step_id.rpartition("#")
-    if sep and it.isdigit():
-        return node, int(it)
-    return step_id, 0
 
 
 def visible_value(
@@ -34,7 +28,8 @@ def visible_value(
     best: tuple[int, int, int] | None = None
     value: Any = _MISSING
     for w in writes:
-        wnode, wit = split_step_id(w.step_id)
+        sid = StepId.parse(w.step_id)
+        wnode, wit = sid.node, sid.position
         writer = reg.nodes.get(wnode)
         if writer is None:
             continue
@@ -53,7 +48,8 @@ def final_value(reg: Registry, writes: Iterable[ContextWrite]) -> Any:
     best: tuple[int, int, int, str] | None = None
     value: Any = _MISSING
     for w in writes:
-        wnode, wit = split_step_id(w.step_id)
+        sid = StepId.parse(w.step_id)
+        wnode, wit = sid.node, sid.position
         if wnode not in reg.nodes:
             continue
         key = (*reg.order_key(wnode, wit), w.step_id)

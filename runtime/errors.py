@@ -113,10 +113,25 @@ class FencingError(LegatoError):
     """A write carried a lease token that is no longer current; another worker owns the step."""
 
 
+class LeaseLostError(LegatoError):
+    """This worker lost a step's lease while running it (another worker may run it
+    now, or the coordinator could not be reached): the job is handled again."""
+
+    retryable = True
+
+
+class StepCancelled(LegatoError):
+    """A running step was stopped because its run ended; nothing is recorded."""
+
+
 class BackendUnavailableError(LegatoError):
     """A server (Kafka, Cassandra, Redis) could not be reached; back off and retry."""
 
     retryable = True
+
+
+class ConfigError(LegatoError):
+    """Configuration that cannot be used: a bad URL, an unknown key, a wrong type."""
 
 
 class MessageDecodeError(LegatoError):

@@ -47,6 +47,7 @@ _RECONCILER = {  # PassStats fields
     "errors": "runs that could not be resumed",
     "jobs": "steps re-enqueued",
     "leased": "steps left alone because a live worker holds their lease",
+    "parked": "stalled runs passed over: an earlier pass found nothing to do",
 }
 
 

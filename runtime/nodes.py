@@ -7,11 +7,15 @@ name registered in a ``NodeCatalog``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from legato.runtime.errors import StepError, StepTimeoutError
+from legato.runtime.threads import DaemonThreads
 
 NodeFunction = Callable[..., Any]
 
@@ -104,6 +108,15 @@ def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
     return target  # type: ignore[no-any-return]
 
 
+class NodeCrashError(StepError):
+    """Node code raised something that is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, its own ``CancelledError``): the step fails, the
+    worker goes on."""
+
+
+_threads = DaemonThreads()
+
+
 @dataclass(frozen=True, slots=True)
 class Implementation:
     """A resolved implementation and how to call it."""
@@ -111,12 +124,86 @@ class Implementation:
     target: NodeFunction
     kind: str  # "async" | "sync" | "class" | "signal" | "sleep"
 
-    async def call(self, ctx: Any) -> Any:
+    async def call(self, ctx: Any, timeout: float | None = None) -> Any:
+        """Run the node on ``ctx``; ``StepTimeoutError`` after ``timeout`` seconds.
+
+        Whatever node code raises becomes an ``Exception`` here: a ``BaseException``
+        (or a ``CancelledError`` nobody asked for) is a ``NodeCrashError``. Sync code
+        runs in a daemon thread, which cannot be interrupted: at its timeout
+        ``ctx.cancelled`` is set and the step ends only once the thread returns, so
+        a retry never overlaps it; a run that ends meanwhile does not wait for it.
+        """
+        if self.kind == "sync":
+            return await _call_sync(self.target, ctx, timeout)
+        coro = _contained(self._call_async(ctx))
+        if timeout is None:
+            return await coro
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        except TimeoutError:
+            raise StepTimeoutError(f"step {ctx.step_id} timed out after {timeout}s") from None
+
+    async def _call_async(self, ctx: Any) -> Any:
         if self.kind == "async":
             return await self.target(ctx)
-        if self.kind == "sync":
-            return await asyncio.to_thread(self.target, ctx)
         return await _run_lifecycle(self.target(), ctx)
+
+
+def _crash(exc: BaseException) -> NodeCrashError:
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    retryable = isinstance(exc, asyncio.CancelledError)
+    return NodeCrashError(f"node code raised {what}", retryable=retryable)
+
+
+async def _contained(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the worker cancels the step (timeout, run ended, lease lost)
+        raise _crash(exc) from exc
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise _crash(exc) from exc
+
+
+async def _call_sync(fn: NodeFunction, ctx: Any, timeout: float | None) -> Any:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()  # the thread logs under the step, as async code
+
+    def run() -> None:
+        try:
+            result, error = context.run(fn, ctx), None
+        except Exception as exc:
+            result, error = None, exc
+        except BaseException as exc:
+            result, error = None, _crash(exc)
+        try:
+            loop.call_soon_threadsafe(_settle, done, result, error)
+        except RuntimeError:
+            pass  # the event loop is gone: nobody waits for this result
+
+    _threads.submit(run)
+    if timeout is None:
+        return await done
+    finished, _ = await asyncio.wait({done}, timeout=timeout)
+    if not finished:
+        ctx.cancelled = True
+        await asyncio.wait({done})  # no retry may start while this attempt still runs
+        raise StepTimeoutError(f"step {ctx.step_id} timed out after {timeout}s")
+    return done.result()
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(result)
+    else:
+        fut.set_exception(error)
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -1,17 +1,30 @@
-"""The ports: what the runtime needs from the outside world.
+"""The ports: everything the runtime needs from the outside world, and nothing more.
 
 Small async protocols. ``legato.adapters.memory`` implements each in process
 (the embedded backend); the Kafka, Cassandra and Redis adapters implement the
-same protocols, and ``tests/contract`` holds one suite per port that every
-implementation passes unchanged.
+same protocols, and ``legato.testing.contract`` holds one suite per port that
+every implementation passes unchanged (a third-party adapter can run it too).
+
+Every capability the engine uses is declared here: the engine never probes an
+adapter with ``hasattr`` and never reads another module's private attributes.
+
+Fencing contract (every backend): a worker that takes a step's lease gets a
+fencing token, strictly greater than every token handed out before for that
+step, even after the coordinator lost its data. Before it runs the step it
+records the token with ``RunStore.claim_step``. ``resolve_step``,
+``record_failure`` and ``finish_run`` called with a ``fence`` raise
+``FencingError`` and write nothing if a newer token was claimed for the step
+since: a worker that lost its lease cannot record anything.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
+from legato.runtime.clock import SYSTEM_CLOCK, Clock
+from legato.runtime.joins import JoinDecision, JoinMode
 from legato.schemas import (
     Blueprint,
     ContextWrite,
@@ -25,7 +38,14 @@ from legato.schemas import (
     StepSkipped,
 )
 
-TerminalEvent = Event  # RunCompleted | RunFailed | RunCancelled; checked by the store
+
+class Resource(Protocol):
+    """Something a backend holds open: it answers a health probe and is closed once."""
+
+    async def probe(self) -> str | None:
+        """None when the server answers now, else what is wrong."""
+
+    async def close(self) -> None: ...
 
 
 class Delivery(Protocol):
@@ -35,10 +55,14 @@ class Delivery(Protocol):
     @property
     def job(self) -> Job: ...
 
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        """Transport headers (W3C trace context), if the bus carries any."""
+
     async def ack(self) -> None: ...
 
 
-class JobBus(Protocol):
+class JobBus(Resource, Protocol):
     """Jobs in flight. Delivery is at least once: consumers must be idempotent."""
 
     async def publish(self, jobs: Sequence[Job]) -> None:
@@ -47,10 +71,29 @@ class JobBus(Protocol):
     def consume(self) -> AsyncIterator[Delivery]:
         """Yield deliveries until ``close`` is called."""
 
-    async def close(self) -> None: ...
+    def pause(self) -> None:
+        """Stop taking new jobs (draining); acknowledgements still count."""
 
 
-class RunStore(Protocol):
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """What a step's first read returns: enough to decide whether and how to run it."""
+
+    header: RunHeader | None  # None: no such run
+    record: StepRecord | None  # the step's resolution, if resolved
+    inputs: dict[str, StepRecord]  # resolved input steps by step id
+    failure: StepFailed | None  # the step's last failed attempt, if any
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePage:
+    """A page of running runs; ``after`` continues the listing (None: that was all)."""
+
+    headers: list[RunHeader]
+    after: str | None = None
+
+
+class RunStore(Resource, Protocol):
     """A run's history: one partition per run, append-only events, plus direct
     lookups of step records and context writes so a step reads only what it needs."""
 
@@ -59,17 +102,19 @@ class RunStore(Protocol):
 
     async def get_run(self, run_id: str) -> RunHeader | None: ...
 
+    async def read_step(self, run_id: str, step_id: str, inputs: Sequence[str]) -> StepView:
+        """A step's first read, in one query where the store can: the run's header,
+        the step's record and last failed attempt, and its input steps' records."""
+
     async def get_steps(self, run_id: str, step_ids: Sequence[str]) -> dict[str, StepRecord]:
         """Records of the given steps that are resolved; unresolved ones are absent."""
 
-    async def get_run_steps(
-        self, run_id: str, step_ids: Sequence[str]
-    ) -> tuple[RunHeader | None, dict[str, StepRecord]]:
-        """``get_run`` and ``get_steps`` in one read where the store can (a step's
-        first read: is the run running, is the step resolved, its inputs)."""
-
     async def get_context(self, run_id: str, keys: Sequence[str]) -> dict[str, list[ContextWrite]]:
         """Every write of each key (a key never written is absent)."""
+
+    async def claim_step(self, run_id: str, step_id: str, fence: int) -> None:
+        """Record that the holder of lease token ``fence`` runs the step now; later
+        writes fenced with an older token are refused (see the module docstring)."""
 
     async def resolve_step(
         self,
@@ -87,11 +132,14 @@ class RunStore(Protocol):
         ``FencingError``.
         """
 
-    async def record_failure(self, run_id: str, event: StepFailed) -> None:
-        """Append a failed attempt (the step stays unresolved)."""
+    async def record_failure(
+        self, run_id: str, event: StepFailed, fence: int | None = None
+    ) -> None:
+        """Append a failed attempt (the step stays unresolved); ``read_step`` returns
+        it as the step's ``failure``. A stale ``fence`` raises ``FencingError``."""
 
     async def append_event(self, run_id: str, event: Event) -> None:
-        """Append an event that resolves nothing (a step waiting, a timer set)."""
+        """Append an event that resolves nothing and is no progress (a step waiting)."""
 
     async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
         """Keep a signal (with its ``SignalReceived`` event). The first signal of a
@@ -106,28 +154,39 @@ class RunStore(Protocol):
     async def get_waiters(self, run_id: str, name: str) -> list[Job]:
         """Jobs of the steps waiting for signal ``name``."""
 
-    async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
-        """Move a running run to a terminal status. False if it was not running."""
+    async def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        event: Event,
+        error: str | None,
+        fence: tuple[str, int] | None = None,
+    ) -> bool:
+        """Move a running run to a terminal status. False if it was not running.
+        ``fence`` is ``(step_id, token)`` when a step's holder ends the run."""
 
     async def history(self, run_id: str) -> list[Event]:
-        """Every event of the run, in append order."""
+        """Every event of the run, in append order (``RunNotFoundError`` if none)."""
 
     async def all_steps(self, run_id: str) -> dict[str, StepRecord]:
-        """Every resolved step of the run (for final reports, not for steps)."""
+        """Every step record of the run. Never read by a step; the contract suite holds
+        ``fold(history)`` to it, and reports may use it."""
 
-    async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
-        """Every context write of the run (for final reports, not for steps)."""
-
-    async def list_active(self, limit: int = 10_000) -> list[RunHeader]:
-        """Headers of running runs, found through an index of active runs (its cost
+    async def list_active(self, limit: int = 1000, after: str | None = None) -> ActivePage:
+        """Running runs, a page at a time, through an index of active runs (its cost
         grows with the number of active runs, never with all runs ever).
         ``updated_at`` is the time of the run's last recorded progress."""
+
+    async def park(self, run_id: str, progress_at: float, until: float | None) -> None:
+        """Note that resuming the run at progress ``progress_at`` found nothing to do
+        before ``until`` (None: until its next progress); the header's ``parked_at``
+        and ``parked_until`` carry it, so the reconciler can pass over it cheaply."""
 
     async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
         """Wait until the run is in a terminal status; raises ``TimeoutError``."""
 
 
-class BlueprintStore(Protocol):
+class BlueprintStore(Resource, Protocol):
     """Registered blueprints by id and version; a run pins the version it started with."""
 
     async def put_blueprint(self, blueprint: Blueprint) -> None: ...
@@ -135,15 +194,15 @@ class BlueprintStore(Protocol):
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None: ...
 
 
-class JoinDecision(enum.Enum):
-    """What one arrival at a step decided."""
+class LeaseGrant(NamedTuple):
+    """The outcome of taking a lease: a fencing ``token``, or None and how long the
+    current holder's lease still runs (``held_for`` seconds)."""
 
-    WAIT = "wait"  # not decided yet, or decided by an arrival from another predecessor
-    RUN = "run"  # this predecessor's arrival fired the step: enqueue it
-    SKIP = "skip"  # every arrival was a skip: the step is skipped
+    token: int | None
+    held_for: float = 0.0
 
 
-class Coordinator(Protocol):
+class Coordinator(Resource, Protocol):
     """Cheap, rebuildable coordination: join arrivals and step leases."""
 
     async def arrive(
@@ -153,22 +212,18 @@ class Coordinator(Protocol):
         predecessor: str,
         taken: bool,
         expected: int,
-        mode: Literal["all", "any"],
+        mode: JoinMode,
     ) -> JoinDecision:
-        """Record that ``predecessor`` arrived (taken or skipped) at ``step_id``.
+        """Record that ``predecessor`` arrived (taken or skipped) at ``step_id`` and
+        decide by ``legato.runtime.joins.arrive`` (atomically, once per join)."""
 
-        Counts distinct predecessors, never arrivals. The step is decided once:
-        ``all`` when ``expected`` predecessors arrived (RUN if any was taken);
-        ``any`` at the first taken arrival, or SKIP when all arrived skipped.
-        The arrival that decided gets the decision again if it is repeated (so
-        a redelivered job re-drives its successor); every other arrival gets WAIT.
-        """
-
-    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
-        """Take the step's lease; returns a fencing token, or None if another owner holds it."""
+    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
+        """Take the step's lease for ``ttl`` seconds, unless another owner holds it."""
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
-        """Extend the lease if ``token`` still holds it; False if it was lost."""
+        """Extend the lease if ``token`` is still the step's newest. If the
+        coordinator lost the step's state (a restart, a flush) and nobody took the
+        step since, the lease is re-established with ``token``. False: lost."""
 
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None: ...
 
@@ -179,15 +234,73 @@ class Coordinator(Protocol):
     async def forget_run(self, run_id: str) -> None:
         """Drop a finished run's coordination state."""
 
+    async def epoch(self) -> tuple[str, bool]:
+        """An id of the coordinator's data, which changes when the data was lost (a
+        restart without persistence, a flush), and whether this call started the new
+        one: exactly one caller gets True per epoch (it repairs what was lost)."""
 
-class Timers(Protocol):
-    """Durable delays: publish ``job`` at unix time ``at`` (no worker sleeps on it)."""
+
+class Timers(Resource, Protocol):
+    """Durable delays: publish ``job`` at unix time ``at`` (no worker sleeps on it).
+
+    A timer may fire more than once (two pollers, a crash after publishing):
+    the jobs it publishes must be, and are, idempotent.
+    """
+
+    poll_interval: float | None
+    """Seconds between two ``fire_due`` calls a worker makes; None: timers fire by
+    themselves (the embedded timers)."""
 
     async def schedule(self, at: float, job: Job) -> None: ...
 
     async def drop_run(self, run_id: str) -> int:
-        """Drop the run's timers that have not fired (it was cancelled); returns
-        how many were dropped."""
+        """Drop the run's timers that have not fired (the run ended); returns how
+        many were dropped."""
+
+    async def fire_due(self, bus: JobBus, now: float) -> int:
+        """Publish the jobs due by ``now`` to ``bus``; returns how many."""
 
 
-JoinMode = Literal["all", "any"]
+@dataclass(frozen=True)
+class Backend:
+    """One implementation of every port, the clock they share, and the connections
+    they are built on (``resources``: probed and closed after the ports)."""
+
+    store: RunStore
+    blueprints: BlueprintStore
+    coordinator: Coordinator
+    bus: JobBus
+    timers: Timers
+    clock: Clock = SYSTEM_CLOCK
+    resources: tuple[Resource, ...] = field(default=())
+
+    def _parts(self) -> dict[str, Resource]:
+        parts: dict[str, Resource] = {}
+        named: Sequence[tuple[str, Resource]] = (
+            ("bus", self.bus),
+            ("store", self.store),
+            ("blueprints", self.blueprints),
+            ("coordinator", self.coordinator),
+            ("timers", self.timers),
+            *((f"resource{i}", r) for i, r in enumerate(self.resources)),
+        )
+        seen: set[int] = set()
+        for name, part in named:
+            if id(part) not in seen:  # a store is often the blueprint store too
+                seen.add(id(part))
+                parts[name] = part
+        return parts
+
+    async def probe(self) -> dict[str, str]:
+        """``{part: problem}`` for each part whose server does not answer now."""
+        problems = {}
+        for name, part in self._parts().items():
+            problem = await part.probe()
+            if problem is not None:
+                problems[name] = problem
+        return problems
+
+    async def close(self) -> None:
+        """Close every part once: the ports first, then the connections under them."""
+        for part in self._parts().values():
+            await part.close()

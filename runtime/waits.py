@@ -1,29 +1,29 @@
 """Steps that wait on durable timers: ``legato.sleep`` and ``legato.wait_for_signal``.
 
-No worker sleeps: a waiting step records ``StepWaiting``, sets a durable timer
-(``Timers.schedule``) for a job carrying its ``deadline``, and ends without a
-resolution. The timer's job (or, for a signal, the signaller re-publishing the
-waiting job) runs the step again, which then completes. Order of effects
+No worker sleeps: a waiting step records ``StepWaiting`` and ends without a
+resolution; once its lease is released, the pipeline sets a durable timer
+(``Timers.schedule``) for a job carrying its ``deadline``. The timer's job (or,
+for a signal, the signaller re-publishing the waiting job) runs the step again,
+which then completes. Order of effects
 avoids lost wake-ups: the waiter registers before it looks for the signal; the
-signaller keeps the signal before it looks for waiters.
+signaller keeps the signal before it looks for waiters; and a waiter looks
+once more after releasing its lease, because the signaller's job may have
+arrived while it held the lease (that job is handed over, not run).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
-from legato.runtime.context import StepContext
 from legato.runtime.errors import StepTimeoutError
+from legato.runtime.ports import RunStore
 from legato.runtime.registry import CompiledNode
-from legato.schemas import Job, RunHeader, StepWaiting
+from legato.schemas import Job, StepWaiting
 
-if TYPE_CHECKING:
-    from legato.runtime.executor import Executor
-
-WAITING: Any = object()  # the step is parked; nothing to record yet
 _EARLY = 0.0005  # timers may fire a hair early by another clock; re-arm rather than finish
 
 
@@ -70,49 +70,55 @@ def _instant(value: Any) -> float | None:
     return None
 
 
-async def wait(
-    ex: Executor, header: RunHeader, node: CompiledNode, job: Job, ctx: StepContext
-) -> Any:
-    """The step's output, or ``WAITING`` if it is parked on a timer or a signal."""
-    now = ex.clock()
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """The step is parked: nothing to record yet. ``signal`` names the signal it
+    waits for (checked once more after its lease is released: a wake-up sent while
+    this worker held the lease would otherwise be lost); ``wake`` is the timer to
+    set, ``(at, job)``, once the lease is released (a timer that fired while it is
+    held would find the step busy)."""
+
+    signal: str | None = None
+    wake: tuple[float, Job] | None = None
+
+
+async def wait(store: RunStore, now: float, node: CompiledNode, job: Job, value: Any) -> Any:
+    """The step's output, or ``Parked`` if it waits on a timer or a signal. ``value``
+    is the step's input (a sleep passes it on)."""
     if node.impl.kind == "sleep":
-        return await _sleep(ex, header, node, job, ctx, now)
+        return await _sleep(store, now, node, job, value)
     name = signal_name(node.params["signal"], node.params.get("key"))
-    found, data = await ex.store.get_signal(header.run_id, name)
+    found, data = await store.get_signal(job.run_id, name)
     if not found:
         parked = msgspec.structs.replace(job, deadline=None)
-        await ex.store.add_waiter(header.run_id, name, parked)
-        found, data = await ex.store.get_signal(header.run_id, name)
+        await store.add_waiter(job.run_id, name, parked)
+        found, data = await store.get_signal(job.run_id, name)
     if found:
         return data
     if job.deadline is not None:
         if now + _EARLY >= job.deadline:
             raise StepTimeoutError(f"no signal {name!r} within {node.timeout}s")
-        return WAITING
+        return Parked(name)
     until = now + node.timeout if node.timeout is not None else None
-    await ex.store.append_event(
-        header.run_id,
+    await store.append_event(
+        job.run_id,
         StepWaiting(at=now, step_id=job.step_id, node=node.id, signal=name, until=until),
     )
-    if until is not None:
-        await ex.timers.schedule(until, msgspec.structs.replace(job, deadline=until))
-    return WAITING
+    wake = (until, msgspec.structs.replace(job, deadline=until)) if until is not None else None
+    return Parked(name, wake)
 
 
-async def _sleep(
-    ex: Executor, header: RunHeader, node: CompiledNode, job: Job, ctx: StepContext, now: float
-) -> Any:
+async def _sleep(store: RunStore, now: float, node: CompiledNode, job: Job, value: Any) -> Any:
     deadline = job.deadline
     if deadline is None:
         seconds = node.params.get("seconds")
         deadline = now + float(seconds) if seconds is not None else _instant(node.params["until"])
         assert deadline is not None
         if deadline <= now:
-            return ctx.input
-        await ex.store.append_event(
-            header.run_id, StepWaiting(at=now, step_id=job.step_id, node=node.id, until=deadline)
+            return value
+        await store.append_event(
+            job.run_id, StepWaiting(at=now, step_id=job.step_id, node=node.id, until=deadline)
         )
     elif now + _EARLY >= deadline:
-        return ctx.input
-    await ex.timers.schedule(deadline, msgspec.structs.replace(job, deadline=deadline))
-    return WAITING
+        return value
+    return Parked(wake=(deadline, msgspec.structs.replace(job, deadline=deadline)))

@@ -39,6 +39,12 @@ class CancelRun(msgspec.Struct, tag="cancel", tag_field="type", frozen=True):
 
 
 Command = StartRun | SendSignal | CancelRun
+_decoder: msgspec.json.Decoder[Command] = msgspec.json.Decoder(Command)
+
+
+def decode_command(raw: bytes) -> Command:
+    """A command from its JSON; raises ``msgspec.DecodeError`` (the bus dead-letters it)."""
+    return _decoder.decode(raw)
 
 
 def command_json_schema() -> dict[str, Any]:

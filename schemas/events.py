@@ -128,6 +128,8 @@ class RunHeader(msgspec.Struct, frozen=True, omit_defaults=True):
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    parked_at: float = 0.0  # the progress (updated_at) at which resuming found nothing to do
+    parked_until: float | None = None  # ... before this time (None: before its next progress)
 
 
 class ContextWrite(msgspec.Struct, frozen=True):

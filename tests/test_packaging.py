@@ -63,7 +63,7 @@ def test_wheel_contents(wheel: Path) -> None:
     tops = {n.split("/")[0] for n in names if not n.startswith("legato-")}
     assert tops == {"legato"}
     assert "legato/cql/0001_runs.cql" in names
-    assert "legato/runtime/executor.py" in names
+    assert "legato/runtime/pipeline.py" in names
     assert not [n for n in names if n.startswith(("legato/tests", "legato/bench"))]
 
 

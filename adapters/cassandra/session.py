@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Any
 
@@ -14,8 +15,8 @@ from cassandra.policies import (
     TokenAwarePolicy,
 )
 
-from legato.config import CassandraSettings, ConfigError
-from legato.runtime.errors import BackendUnavailableError
+from legato.adapters.cassandra.settings import CassandraSettings
+from legato.runtime.errors import BackendUnavailableError, ConfigError
 
 
 def consistency(name: str) -> int:
@@ -26,8 +27,10 @@ def consistency(name: str) -> int:
 
 
 def serial_consistency(name: str) -> int:
-    local = name.upper().startswith("LOCAL_")
-    return int(ConsistencyLevel.LOCAL_SERIAL if local else ConsistencyLevel.SERIAL)
+    """``SERIAL`` or ``LOCAL_SERIAL``: the Paxos scope of the conditional writes."""
+    if name.upper() not in ("SERIAL", "LOCAL_SERIAL"):
+        raise ConfigError(f"serial consistency must be SERIAL or LOCAL_SERIAL, not {name!r}")
+    return int(getattr(ConsistencyLevel, name.upper()))
 
 
 def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Cluster, Any]:
@@ -37,10 +40,10 @@ def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Clus
     profile = ExecutionProfile(
         load_balancing_policy=policy,
         consistency_level=consistency(settings.consistency),
-        # Lightweight transactions (first resolution wins, finish from running) use
-        # Paxos at the serial level matching the configured one: local to the DC
-        # for LOCAL_* levels, so a run's writes never wait on another DC.
-        serial_consistency_level=serial_consistency(settings.consistency),
+        # Lightweight transactions (first resolution wins, fencing, finish from
+        # running) run Paxos across every data center by default: LOCAL_SERIAL
+        # would let two DCs each accept a first resolution of the same step.
+        serial_consistency_level=serial_consistency(settings.serial_consistency),
         request_timeout=timeout,
     )
     kwargs: dict[str, Any] = {}
@@ -68,3 +71,27 @@ def connect(settings: CassandraSettings, *, timeout: float = 10.0) -> tuple[Clus
         cluster.shutdown()
         hosts = ",".join(settings.hosts)
         raise BackendUnavailableError(f"Cassandra at {hosts}:{settings.port}: {exc}") from exc
+
+
+class CassandraConnection:
+    """A connected cluster and its session: the resource the Cassandra ports share
+    (probed by the store; shut down once, after the ports are closed)."""
+
+    def __init__(self, cluster: Cluster, session: Any) -> None:
+        self.cluster = cluster
+        self.session = session
+        self._closed = False
+
+    @classmethod
+    async def open(cls, settings: CassandraSettings) -> CassandraConnection:
+        loop = asyncio.get_running_loop()
+        cluster, session = await loop.run_in_executor(None, connect, settings)
+        return cls(cluster, session)
+
+    async def probe(self) -> str | None:
+        return None  # the store reports the hosts' state
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await asyncio.get_running_loop().run_in_executor(None, self.cluster.shutdown)

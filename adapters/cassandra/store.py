@@ -8,12 +8,14 @@ batch, conditional on the step record not existing yet and on the run existing
 and isolated. Steps read only the rows they need (``get_steps``/``get_context``
 by clustering key), so their cost does not grow with the length of the run.
 
-Fencing: the store does not compare ``fence`` tokens. Tokens live in Redis, and
-the store would learn of a newer token only from an extra write per lease
-acquisition. Instead a worker whose lease was lost learns it from its heartbeat
-(``renew_lease``) and is cancelled, and the first-wins condition makes any late
-write of a fenced-out worker a no-op that returns the winning record: a step has
-exactly one record whichever worker wrote it.
+Fencing (the contract of ``legato.runtime.ports``): ``claim_step`` writes the
+step's claim row (kind 1, k2 ``c``) with the lease token in its ``fence`` column,
+``USING TIMESTAMP`` 2**62 + token, so the newest token wins whatever the writers'
+clocks (a claim is a plain write: no Paxos round). A fenced write adds to its
+conditional batch ``IF fence = <token>`` on that row: a worker whose lease was
+taken over writes nothing and gets ``FencingError``. Every write of the run's
+static columns (status, ``updated_at``, parking) is conditional, so all of them
+are ordered by Paxos, never mixed with plain writes' client timestamps.
 
 Running runs are indexed by minute bucket of their start (``cql/0002``): the
 index row is written before the run (so a run is never unindexed) and deleted
@@ -34,7 +36,9 @@ import msgspec
 from cassandra.query import BatchStatement, BatchType
 
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
-from legato.runtime.errors import RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.ports import ActivePage, StepView
+from legato.runtime.steps import StepId
 from legato.schemas import (
     Blueprint,
     ContextWrite,
@@ -43,6 +47,7 @@ from legato.schemas import (
     RunHeader,
     RunStarted,
     StepCompleted,
+    StepFailed,
     StepRecord,
     StepSkipped,
 )
@@ -51,6 +56,9 @@ EVENT, STEP, CONTEXT, SIGNAL, WAITER = 0, 1, 2, 3, 4
 # A step-kind row every run has (written with it), never a step id: reading it with
 # a step's records returns the run's static header columns in the same query.
 HEADER_ROW = ""
+# Within a step's rows (kind 1, k1 = step id), k2 tells them apart.
+RECORD, CLAIM, FAILURE = "", "c", "f"
+CLAIM_TIMESTAMP = 1 << 62  # + token: claims win over any clock-stamped write, newest first
 BUCKET_SECONDS = 60
 # A bucket this many buckets old is no longer written by a create_run in flight (a
 # create writes its index row before the run; clocks may disagree by a few seconds).
@@ -61,6 +69,7 @@ _enc = msgspec.msgpack.Encoder()
 _dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_job = msgspec.msgpack.Decoder(Job)
+_dec_failed = msgspec.msgpack.Decoder(StepFailed)
 _dec_any = msgspec.msgpack.Decoder()
 _last_ns = 0
 
@@ -112,22 +121,33 @@ def _header(run_id: str, r: Any) -> RunHeader | None:
         r.error,
         _secs(r.created_at),
         _secs(r.updated_at),
+        _secs(r.parked_at),
+        _secs(r.parked_until) if r.parked_until is not None else None,
     )
 
 
-_STATICS = "blueprint_id, blueprint_version, input, status, error, created_at, updated_at"
+_STATICS = (
+    "blueprint_id, blueprint_version, input, status, error, created_at, updated_at, "
+    "parked_at, parked_until"
+)
+_CREATE = "blueprint_id, blueprint_version, input, status, error, created_at, updated_at"
 
 
 def statements(ks: str) -> dict[str, str]:
     """Every CQL statement of the store, qualified with keyspace ``ks``."""
     check_keyspace(ks)
     return {
-        "create": f"INSERT INTO {ks}.runs (run_id, {_STATICS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "create": f"INSERT INTO {ks}.runs (run_id, {_CREATE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "IF NOT EXISTS",
         "row": f"INSERT INTO {ks}.runs (run_id, kind, k1, k2, data) VALUES (?, ?, ?, ?, ?)",
         "row_once": f"INSERT INTO {ks}.runs (run_id, kind, k1, k2, data) VALUES (?, ?, ?, ?, ?) "
         "IF NOT EXISTS",
-        "touch": f"UPDATE {ks}.runs SET updated_at = ? WHERE run_id = ?",
+        "claim": f"INSERT INTO {ks}.runs (run_id, kind, k1, k2, fence) VALUES (?, {STEP}, ?, "
+        f"'{CLAIM}', ?) USING TIMESTAMP ?",
+        "fenced": f"UPDATE {ks}.runs SET fence = ? WHERE run_id = ? AND kind = {STEP} "
+        f"AND k1 = ? AND k2 = '{CLAIM}' IF fence = ?",
+        "park": f"UPDATE {ks}.runs SET parked_at = ?, parked_until = ? WHERE run_id = ? "
+        "IF status = 'running'",
         # The run must exist: a conditional batch may hold conditions on several rows
         # of its partition, and this one rides on the step row's Paxos round.
         "touch_if": f"UPDATE {ks}.runs SET updated_at = ? WHERE run_id = ? IF blueprint_id != null",
@@ -136,15 +156,16 @@ def statements(ks: str) -> dict[str, str]:
         "header": f"SELECT DISTINCT run_id, {_STATICS} FROM {ks}.runs WHERE run_id = ?",
         "rows_in": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_one": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ?",
-        "head_rows": f"SELECT k1, data, {_STATICS} FROM {ks}.runs "
+        "head_rows": f"SELECT k1, k2, data, {_STATICS} FROM {ks}.runs "
         "WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_all": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ?",
         "active_add": f"INSERT INTO {ks}.active_by_minute (bucket, run_id) VALUES (?, ?)",
         "active_del": f"DELETE FROM {ks}.active_by_minute WHERE bucket = ? AND run_id = ?",
-        "active_list": f"SELECT run_id FROM {ks}.active_by_minute WHERE bucket = ?",
+        "active_list": f"SELECT run_id FROM {ks}.active_by_minute WHERE bucket = ? "
+        "AND run_id > ? LIMIT ?",
         "buckets_add": f"INSERT INTO {ks}.active_buckets (shard, bucket) VALUES (0, ?)",
         "buckets_del": f"DELETE FROM {ks}.active_buckets WHERE shard = 0 AND bucket = ?",
-        "buckets_list": f"SELECT bucket FROM {ks}.active_buckets WHERE shard = 0",
+        "buckets_list": f"SELECT bucket FROM {ks}.active_buckets WHERE shard = 0 AND bucket >= ?",
         "bp_put": f"INSERT INTO {ks}.blueprints (id, version, body, created_at) "
         "VALUES (?, ?, ?, ?) IF NOT EXISTS",
         "bp_get": f"SELECT body FROM {ks}.blueprints WHERE id = ? AND version = ?",
@@ -204,17 +225,28 @@ class CassandraRunStore:
         rows = await self._run("header", (run_id,))
         return _header(run_id, rows[0]) if rows else None
 
-    async def get_run_steps(
-        self, run_id: str, step_ids: Sequence[str]
-    ) -> tuple[RunHeader | None, dict[str, StepRecord]]:
-        rows = await self._run("head_rows", (run_id, STEP, [HEADER_ROW, *step_ids]))
+    async def read_step(self, run_id: str, step_id: str, inputs: Sequence[str]) -> StepView:
+        rows = await self._run("head_rows", (run_id, STEP, [HEADER_ROW, step_id, *inputs]))
         head = next((r for r in rows if r.k1 == HEADER_ROW), None)
         if head is None:  # no such run (or one written before HEADER_ROW existed)
             header = await self.get_run(run_id)
         else:
             header = _header(run_id, head)
-        steps = {r.k1: _dec_record.decode(r.data) for r in rows if r.k1 != HEADER_ROW}
-        return header, steps if header else {}
+        if header is None:
+            return StepView(None, None, {}, None)
+        record, failure, found = None, None, {}
+        for r in rows:
+            if r.k2 == RECORD and r.k1 != HEADER_ROW:
+                rec = _dec_record.decode(r.data)
+                if r.k1 == step_id:
+                    record = rec
+                else:
+                    found[r.k1] = rec
+            elif r.k1 == step_id and r.k2.startswith(FAILURE):
+                failure = r.data  # rows come in k2 order: the last is the last attempt
+        return StepView(
+            header, record, found, _dec_failed.decode(failure) if failure is not None else None
+        )
 
     async def _require(self, run_id: str) -> None:
         if await self.get_run(run_id) is None:
@@ -227,7 +259,7 @@ class CassandraRunStore:
             rows = await self._run("rows_one", (run_id, STEP, step_ids[0]))
         else:
             rows = await self._run("rows_in", (run_id, STEP, list(step_ids)))
-        return {r.k1: _dec_record.decode(r.data) for r in rows}
+        return {r.k1: _dec_record.decode(r.data) for r in rows if r.k2 == RECORD}
 
     async def get_context(self, run_id: str, keys: Sequence[str]) -> dict[str, list[ContextWrite]]:
         if not keys:
@@ -237,6 +269,19 @@ class CassandraRunStore:
         for r in rows:
             out.setdefault(r.k1, []).append(ContextWrite(r.k1, r.k2, _dec_any.decode(r.data)))
         return out
+
+    async def claim_step(self, run_id: str, step_id: str, fence: int) -> None:
+        await self._run("claim", (run_id, step_id, fence, CLAIM_TIMESTAMP + fence))
+
+    def _fence(self, batch: BatchStatement, run_id: str, step_id: str, fence: int) -> None:
+        batch.add(self._q["fenced"], (fence, run_id, step_id, fence))
+
+    async def _refused(self, run_id: str, step_id: str, fence: int | None) -> None:
+        """A conditional write was not applied and the step is unresolved: say why."""
+        if await self.get_run(run_id) is None:
+            raise RunNotFoundError(f"cannot write {step_id}: run {run_id!r} not found")
+        if fence is not None:
+            raise FencingError(f"stale lease token {fence} for {run_id}/{step_id}")
 
     async def resolve_step(
         self,
@@ -249,32 +294,49 @@ class CassandraRunStore:
     ) -> StepRecord:
         encoded = _enc.encode(record)
         batch = self._batch()
-        batch.add(self._q["row_once"], (run_id, STEP, step_id, "", encoded))
+        batch.add(self._q["row_once"], (run_id, STEP, step_id, RECORD, encoded))
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
         for w in context:
             batch.add(self._q["row"], (run_id, CONTEXT, w.key, w.step_id, _enc.encode(w.value)))
         batch.add(self._q["touch_if"], (_ts(event.at), run_id))
+        if fence is not None:
+            self._fence(batch, run_id, step_id, fence)
         rows = await execute(self.session, batch)
         if rows and rows[0].applied:
             return _dec_record.decode(encoded)
         existing = await self.get_steps(run_id, (step_id,))
-        if step_id not in existing:
-            raise RunNotFoundError(f"cannot resolve {step_id}: run {run_id!r} not found")
-        return existing[step_id]
+        if step_id in existing:
+            return existing[step_id]
+        await self._refused(run_id, step_id, fence)
+        raise RunNotFoundError(f"cannot resolve {step_id} of run {run_id!r}")
 
-    async def _append(self, run_id: str, event: Event) -> None:
+    async def record_failure(
+        self, run_id: str, event: StepFailed, fence: int | None = None
+    ) -> None:
         batch = self._batch()
-        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
-        batch.add(self._q["touch"], (_ts(event.at), run_id))
-        await execute(self.session, batch)
-
-    async def record_failure(self, run_id: str, event: Event) -> None:
-        await self._append(run_id, event)
+        encoded = _enc.encode(event)
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", encoded))
+        if StepId.parse(event.step_id).node == event.node:  # not a fallback's failure
+            failure = f"{FAILURE}{event.attempt:06d}"
+            batch.add(self._q["row"], (run_id, STEP, event.step_id, failure, encoded))
+        batch.add(self._q["touch_if"], (_ts(event.at), run_id))
+        if fence is not None:
+            self._fence(batch, run_id, event.step_id, fence)
+        rows = await execute(self.session, batch)
+        if not rows or not rows[0].applied:
+            await self._refused(run_id, event.step_id, fence)
 
     async def append_event(self, run_id: str, event: Event) -> None:
-        await self._append(run_id, event)
+        await self._run("row", (run_id, EVENT, _seq(), "", _enc.encode(event)))
 
-    async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
+    async def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        event: Event,
+        error: str | None,
+        fence: tuple[str, int] | None = None,
+    ) -> bool:
         header = await self.get_run(run_id)
         if header is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
@@ -283,11 +345,21 @@ class CassandraRunStore:
         batch = self._batch()
         batch.add(self._q["finish"], (status, error, _ts(event.at), run_id))
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        if fence is not None:
+            self._fence(batch, run_id, *fence)
         rows = await execute(self.session, batch)
         if not rows or not rows[0].applied:
+            now = await self.get_run(run_id)
+            if fence is not None and now is not None and now.status == "running":
+                raise FencingError(f"stale lease token {fence[1]} for {run_id}/{fence[0]}")
             return False
         await self._run("active_del", (bucket(header.created_at), run_id))
         return True
+
+    async def park(self, run_id: str, progress_at: float, until: float | None) -> None:
+        await self._run(
+            "park", (_ts(progress_at), _ts(until) if until is not None else None, run_id)
+        )
 
     async def history(self, run_id: str) -> list[Event]:
         rows = await self._run("rows_all", (run_id, EVENT))
@@ -297,15 +369,13 @@ class CassandraRunStore:
 
     async def all_steps(self, run_id: str) -> dict[str, StepRecord]:
         rows = await self._run("rows_all", (run_id, STEP))
-        return {r.k1: _dec_record.decode(r.data) for r in rows if r.k1 != HEADER_ROW}
+        return {
+            r.k1: _dec_record.decode(r.data) for r in rows if r.k1 != HEADER_ROW and r.k2 == RECORD
+        }
 
-    async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
-        out: dict[str, list[ContextWrite]] = {}
-        for r in await self._run("rows_all", (run_id, CONTEXT)):
-            out.setdefault(r.k1, []).append(ContextWrite(r.k1, r.k2, _dec_any.decode(r.data)))
-        return out
-
-    async def list_active(self, limit: int = 10_000) -> list[RunHeader]:
+    async def list_active(self, limit: int = 1000, after: str | None = None) -> ActivePage:
+        """Buckets in order, run ids in order within each; ``after`` is
+        ``"<bucket>:<run id>"`` of the last run returned."""
         old = bucket(time.time()) - GRACE_BUCKETS
         sem = asyncio.Semaphore(_LOOKUPS)
 
@@ -313,22 +383,35 @@ class CassandraRunStore:
             async with sem:
                 return await self.get_run(run_id)
 
-        out: dict[str, RunHeader] = {}
-        for b in [r.bucket for r in await self._run("buckets_list", ())]:
-            ids = [r.run_id for r in await self._run("active_list", (b,))]
-            if not ids and b < old:
-                await self._run("buckets_del", (b,))  # drained: never read again
-                continue
-            stale: list[str] = []
-            for run_id, h in zip(ids, await asyncio.gather(*map(header, ids)), strict=True):
-                if h is not None and h.status == "running":
-                    out.setdefault(run_id, h)
-                    if len(out) >= limit:
-                        return list(out.values())
-                elif h is not None or b < old:
-                    stale.append(run_id)  # finished, or a create that never happened
-            await asyncio.gather(*(self._run("active_del", (b, i)) for i in stale))
-        return list(out.values())
+        start_bucket, last = 0, ""
+        if after:
+            b, _, last = after.partition(":")
+            start_bucket = int(b)
+        out: list[RunHeader] = []
+        for b in [r.bucket for r in await self._run("buckets_list", (start_bucket,))]:
+            since = last if b == start_bucket else ""
+            while True:
+                rows = await self._run("active_list", (b, since, limit))
+                ids = [r.run_id for r in rows]
+                if not ids:
+                    if not since and b < old:
+                        await self._run("buckets_del", (b,))  # drained: never read again
+                    break
+                stale: list[str] = []
+                for run_id, h in zip(ids, await asyncio.gather(*map(header, ids)), strict=True):
+                    if h is not None and h.status == "running" and bucket(h.created_at) == b:
+                        out.append(h)
+                    elif h is not None or b < old:
+                        # Finished, a create that never happened, or a repeated create of
+                        # an existing run id (its row went to another bucket).
+                        stale.append(run_id)
+                await asyncio.gather(*(self._run("active_del", (b, i)) for i in stale))
+                since = ids[-1]
+                if len(out) >= limit:
+                    return ActivePage(out, f"{b}:{since}")
+                if len(ids) < limit:
+                    break
+        return ActivePage(out)
 
     async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
         async def poll() -> RunHeader:
@@ -364,6 +447,15 @@ class CassandraRunStore:
         return [
             _dec_job.decode(r.data) for r in await self._run("rows_one", (run_id, WAITER, name))
         ]
+
+    # -- resource ------------------------------------------------------------------------
+
+    async def probe(self) -> str | None:
+        hosts = self.session.cluster.metadata.all_hosts()
+        return None if any(h.is_up for h in hosts) else "Cassandra: no host is up"
+
+    async def close(self) -> None:
+        return None  # the session belongs to the connection (``CassandraConnection``)
 
     # -- blueprints ----------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ def _cql(ks: str) -> dict[str, str]:
 class CassandraTimers:
     """The ``Timers`` port on Cassandra. Build with ``await CassandraTimers.open(...)``."""
 
+    poll_interval: float | None = 0.1
+
     def __init__(self, session: Any, prepared: dict[str, Any]) -> None:
         self.session = session
         self._q = prepared
@@ -90,6 +92,12 @@ class CassandraTimers:
         )
         await execute(self.session, self._q["disown"], (run_id,))
         return len(rows)
+
+    async def probe(self) -> str | None:
+        return None  # the store probes the shared session
+
+    async def close(self) -> None:
+        return None
 
     async def fire_due(self, bus: JobBus, now: float | None = None) -> int:
         """Publish every job whose time has come, then delete it; returns how many."""

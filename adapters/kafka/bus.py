@@ -57,9 +57,14 @@ from typing import Any
 import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from legato.adapters.kafka.deadletter import FORMAT_HEADER, dead_letter, format_problem
+from legato.adapters.kafka.deadletter import (
+    FORMAT_HEADER,
+    dead_letter,
+    dead_letter_value,
+    format_problem,
+)
 from legato.adapters.kafka.offsets import PartitionOffsets
-from legato.config import KafkaSettings
+from legato.adapters.kafka.settings import KafkaSettings
 from legato.runtime import metrics
 from legato.runtime.errors import BackendUnavailableError
 from legato.runtime.tracing import carrier
@@ -87,6 +92,7 @@ class KafkaDelivery:
     generation: int
     headers: dict[str, str] | None = None
     acked: bool = False
+    raw: bytes = b""  # the message's value, for dead-lettering after decoding
 
     async def ack(self) -> None:
         """Mark the job finished (idempotent); its offset is committed once every
@@ -347,7 +353,9 @@ class KafkaJobBus:
             return
         with self._lock:
             self._outstanding += 1
-        delivery = KafkaDelivery(job, partition, offset, self, generation, _trace_headers(msg))
+        delivery = KafkaDelivery(
+            job, partition, offset, self, generation, _trace_headers(msg), raw=msg.value() or b""
+        )
         try:
             loop.call_soon_threadsafe(queue.put_nowait, delivery)
         except RuntimeError:  # the event loop is closed: nobody will run it, stop fetching
@@ -403,6 +411,37 @@ class KafkaJobBus:
     def pause(self) -> None:
         """Stop fetching new jobs; acknowledgements are still committed (for draining)."""
         self._paused.set()
+
+    async def dead_letter(self, delivery: KafkaDelivery, reason: str) -> None:
+        """Send a delivered message to the dead-letter topic with ``reason`` (retried
+        until the brokers have it), so that acknowledging it loses nothing."""
+        source = (self.topic, delivery.partition, delivery.offset)
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while not await loop.run_in_executor(
+            None,
+            dead_letter_value,
+            self._producer,
+            self.settings.deadletter_topic,
+            delivery.raw,
+            None,
+            source,
+            reason,
+        ):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        self.dead_lettered += 1
+
+    async def probe(self, timeout: float = 2.0) -> str | None:
+        """None if the brokers answer a metadata request for the topic now."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                None, lambda: self._producer.list_topics(topic=self.topic, timeout=timeout)
+            )
+        except KafkaException as exc:
+            return f"Kafka: {exc}"
+        return None
 
     def in_flight(self) -> int:
         """Jobs handed out and not yet acknowledged."""

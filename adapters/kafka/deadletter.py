@@ -31,11 +31,25 @@ def format_problem(msg: Message, expected: bytes | None) -> str | None:
 def dead_letter(producer: Producer, topic: str, msg: Message, reason: str) -> bool:
     """Copy ``msg`` to ``topic`` with ``legato.reason/topic/partition/offset`` headers.
     Blocks (call it off the event loop); True once the brokers have it."""
+    source = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+    return dead_letter_value(producer, topic, msg.value() or b"", msg.key(), source, reason)
+
+
+def dead_letter_value(
+    producer: Producer,
+    topic: str,
+    value: bytes,
+    key: bytes | str | None,
+    source: tuple[str, int, int],
+    reason: str,
+) -> bool:
+    """``dead_letter`` for a message already consumed: its value, key and
+    ``(topic, partition, offset)``."""
     headers: list[tuple[str, str | bytes | None]] = [
         ("legato.reason", reason.encode()),
-        ("legato.topic", (msg.topic() or "").encode()),
-        ("legato.partition", str(msg.partition()).encode()),
-        ("legato.offset", str(msg.offset()).encode()),
+        ("legato.topic", source[0].encode()),
+        ("legato.partition", str(source[1]).encode()),
+        ("legato.offset", str(source[2]).encode()),
     ]
     delivered = threading.Event()
     errors: list[object] = []
@@ -45,13 +59,11 @@ def dead_letter(producer: Producer, topic: str, msg: Message, reason: str) -> bo
             errors.append(err)
         delivered.set()
 
-    where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+    where = f"{source[0]}[{source[1]}]@{source[2]}"
     try:
         while True:
             try:
-                producer.produce(
-                    topic, msg.value() or b"", msg.key(), headers=headers, on_delivery=done
-                )
+                producer.produce(topic, value, key, headers=headers, on_delivery=done)
                 break
             except BufferError:
                 time.sleep(0.01)  # the local queue is full: the poller drains it
@@ -64,6 +76,6 @@ def dead_letter(producer: Producer, topic: str, msg: Message, reason: str) -> bo
     if errors:
         log.error("dead-lettering %s failed, left unacknowledged: %s", where, errors[0])
         return False
-    metrics.dead_lettered(msg.topic() or "")
+    metrics.dead_lettered(source[0])
     log.error("dead-lettered %s: %s", where, reason)
     return True

@@ -6,8 +6,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from legato.config import ConfigError, KafkaSettings
-from legato.runtime.errors import BackendUnavailableError
+from legato.adapters.kafka.settings import KafkaSettings
+from legato.runtime.errors import BackendUnavailableError, ConfigError
 
 
 def apply_topics(settings: KafkaSettings, timeout: float = 30.0) -> dict[str, str]:

@@ -7,20 +7,21 @@ from legato.adapters.memory.coordination import (
     MemoryTimers,
 )
 from legato.adapters.memory.store import MemoryRunStore
-from legato.runtime.engine import Backend
+from legato.runtime.clock import SYSTEM_CLOCK, Clock
+from legato.runtime.ports import Backend
 
 
-def memory_backend() -> Backend:
-    """A fresh in-process backend (store, coordinator, bus, timers)."""
-    fences: dict[tuple[str, str], int] = {}
-    store = MemoryRunStore(fences=fences)
+def memory_backend(clock: Clock = SYSTEM_CLOCK) -> Backend:
+    """A fresh in-process backend (store, coordinator, bus, timers) on ``clock``."""
+    store = MemoryRunStore()
     bus = MemoryJobBus()
     return Backend(
         store=store,
         blueprints=store,
-        coordinator=MemoryCoordinator(fences=fences),
+        coordinator=MemoryCoordinator(clock=clock),
         bus=bus,
-        timers=MemoryTimers(bus),
+        timers=MemoryTimers(bus, clock),
+        clock=clock,
     )
 
 

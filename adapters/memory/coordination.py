@@ -3,82 +3,68 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 
-from legato.runtime import metrics
-from legato.runtime.ports import JoinDecision
+from legato.runtime import joins, metrics
+from legato.runtime.clock import SYSTEM_CLOCK, Cancellable, Clock
+from legato.runtime.joins import JoinDecision, JoinMode, JoinState
+from legato.runtime.ports import JobBus, LeaseGrant
 from legato.runtime.tracing import carrier
 from legato.schemas import Job
 
 
-@dataclass
-class _Join:
-    arrived: dict[str, bool] = field(default_factory=dict)
-    taken: int = 0
-    decided_by: str | None = None
-    decision: JoinDecision = JoinDecision.WAIT
-
-
 class MemoryCoordinator:
-    """Join arrivals and leases in dicts (the same rules as the Redis Lua script)."""
+    """Join arrivals (``legato.runtime.joins``) and leases in dicts."""
 
-    def __init__(
-        self,
-        *,
-        fences: dict[tuple[str, str], int] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         # By run, so that forget_run drops a finished run's state at once.
-        self._joins: dict[str, dict[str, _Join]] = {}
+        self._joins: dict[str, dict[str, JoinState]] = {}
         self._leases: dict[str, dict[str, tuple[str, float, int]]] = {}
-        self.fences = fences if fences is not None else {}
+        # A step's newest token. Dropped with its run: a counter made again starts from
+        # the clock, above every token handed out before (see acquire_lease).
+        self._fences: dict[str, dict[str, int]] = {}
         self._clock = clock
+        self._epoch: str | None = uuid.uuid4().hex
 
     async def arrive(
-        self, run_id: str, step_id: str, predecessor: str, taken: bool, expected: int, mode: str
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        mode: JoinMode,
     ) -> JoinDecision:
-        joins = self._joins.setdefault(run_id, {})
-        join = joins.get(step_id)
-        if join is None:
-            join = joins[step_id] = _Join()
-        if predecessor not in join.arrived:
-            join.arrived[predecessor] = taken
-            if taken:
-                join.taken += 1
-        elif join.decided_by == predecessor:
-            return join.decision  # a repeated deciding arrival re-drives the successor
-        if join.decided_by is not None:
-            return JoinDecision.WAIT
-        decision = JoinDecision.WAIT
-        if mode == "any" and taken:
-            decision = JoinDecision.RUN
-        elif len(join.arrived) >= expected:
-            decision = JoinDecision.RUN if join.taken and mode == "all" else JoinDecision.SKIP
-        if decision is not JoinDecision.WAIT:
-            join.decided_by, join.decision = predecessor, decision
-        return decision
+        run = self._joins.setdefault(run_id, {})
+        state = run.get(step_id)
+        if state is None:
+            state = run[step_id] = JoinState()
+        return joins.arrive(state, predecessor, taken, expected, mode)
 
-    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
-        key = (run_id, step_id)
-        now = self._clock()
+    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
+        now = self._clock.now()
         leases = self._leases.setdefault(run_id, {})
         held = leases.get(step_id)
         if held is not None and held[1] > now and held[0] != owner:
-            return None
-        token = self.fences.get(key, 0) + 1
-        self.fences[key] = token
+            return LeaseGrant(None, held[1] - now)
+        fences = self._fences.setdefault(run_id, {})
+        # As lease.lua: a new counter starts from the clock, above any token before it.
+        token = fences.get(step_id, int(now * 1000) * 1024) + 1
+        fences[step_id] = token
         leases[step_id] = (owner, now + ttl, token)
-        return token
+        return LeaseGrant(token)
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
-        key = (run_id, step_id)
-        if self.fences.get(key) != token:
+        fences = self._fences.setdefault(run_id, {})
+        if step_id not in fences:  # the state was lost and nobody took the step since
+            fences[step_id] = token
+        if fences[step_id] != token:
             return False  # another owner took the lease since
         leases = self._leases.setdefault(run_id, {})
         held = leases.get(step_id)
-        leases[step_id] = (held[0] if held else "", self._clock() + ttl, token)
+        leases[step_id] = (held[0] if held else "", self._clock.now() + ttl, token)
         return True
 
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None:
@@ -89,20 +75,40 @@ class MemoryCoordinator:
 
     async def lease_held(self, run_id: str, step_id: str) -> bool:
         held = self._leases.get(run_id, {}).get(step_id)
-        return held is not None and held[1] > self._clock()
+        return held is not None and held[1] > self._clock.now()
 
     async def forget_run(self, run_id: str) -> None:
         self._joins.pop(run_id, None)
         self._leases.pop(run_id, None)
+        self._fences.pop(run_id, None)
+
+    async def epoch(self) -> tuple[str, bool]:
+        if self._epoch is None:
+            self._epoch = uuid.uuid4().hex
+            return self._epoch, True
+        return self._epoch, False
+
+    def lose_data(self) -> None:
+        """Forget everything, as Redis does on a flush (for tests of that case)."""
+        self._joins.clear()
+        self._leases.clear()
+        self._fences.clear()
+        self._epoch = None
 
     def join_count(self) -> int:
         return sum(len(j) for j in self._joins.values())
+
+    async def probe(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryDelivery:
     job: Job
-    headers: dict[str, str] | None = None
+    headers: Mapping[str, str] | None = None
 
     async def ack(self) -> None:
         return None
@@ -112,56 +118,79 @@ class MemoryJobBus:
     """An asyncio queue. Several consumers may read it at once."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[Job | MemoryDelivery | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[MemoryDelivery | None] = asyncio.Queue()
         self._closed = False
+        self._running = asyncio.Event()
+        self._running.set()
         self.published = 0
 
     async def publish(self, jobs: Sequence[Job]) -> None:
+        self.publish_nowait(jobs)
+
+    def publish_nowait(self, jobs: Sequence[Job]) -> None:
         put = self._queue.put_nowait
         headers = carrier()
-        if headers is None:
-            for job in jobs:
-                put(job)
-        else:
-            for job in jobs:
-                put(MemoryDelivery(job, headers))
+        for job in jobs:
+            put(MemoryDelivery(job, headers))
         self.published += len(jobs)
 
     async def consume(self) -> AsyncIterator[MemoryDelivery]:
         get = self._queue.get
         while not self._closed:
-            job = await get()
-            if job is None:
+            if not self._running.is_set():
+                await self._running.wait()
+                continue
+            delivery = await get()
+            if delivery is None:
                 self._queue.put_nowait(None)  # wake the next consumer too
                 return
-            yield job if isinstance(job, MemoryDelivery) else MemoryDelivery(job)
+            yield delivery
 
-    async def close(self) -> None:
-        self._closed = True
-        self._queue.put_nowait(None)
+    def pause(self) -> None:
+        self._running.clear()
+
+    def take(self) -> list[MemoryDelivery]:
+        """Remove and return every delivery waiting (for tests that drive jobs by hand)."""
+        out = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                out.append(item)
+        return out
 
     def pending(self) -> int:
         return self._queue.qsize()
 
+    async def probe(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        self._closed = True
+        self._running.set()
+        self._queue.put_nowait(None)
+
 
 class MemoryTimers:
-    """Delays with the event loop's timer; publishes the job when due."""
+    """Delays on the backend's clock; publishes the job when due."""
 
-    def __init__(self, bus: MemoryJobBus) -> None:
+    poll_interval: float | None = None  # they fire by themselves
+
+    def __init__(self, bus: MemoryJobBus, clock: Clock = SYSTEM_CLOCK) -> None:
         self._bus = bus
-        self._handles: dict[asyncio.TimerHandle, str] = {}  # pending timer -> run id
+        self._clock = clock
+        self._handles: dict[Cancellable, str] = {}  # pending timer -> run id
+        self.fired = 0
 
     async def schedule(self, at: float, job: Job) -> None:
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, at - time.time())
-        handle: asyncio.TimerHandle
+        handle: Cancellable
 
         def fire() -> None:
             self._handles.pop(handle, None)
+            self.fired += 1
             metrics.timers_fired(1)
-            self._bus._queue.put_nowait(job)
+            self._bus.publish_nowait([job])
 
-        handle = loop.call_later(delay, fire)
+        handle = self._clock.call_at(at, fire)
         self._handles[handle] = job.run_id
 
     async def drop_run(self, run_id: str) -> int:
@@ -171,7 +200,16 @@ class MemoryTimers:
             del self._handles[h]
         return len(dropped)
 
-    def cancel_all(self) -> None:
+    async def fire_due(self, bus: JobBus, now: float) -> int:
+        return 0  # nothing to poll: each timer fires on its own
+
+    def pending(self) -> int:
+        return len(self._handles)
+
+    async def probe(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
         for h in self._handles:
             h.cancel()
         self._handles.clear()

@@ -15,6 +15,8 @@ from typing import Any
 import msgspec
 
 from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.ports import ActivePage, StepView
+from legato.runtime.steps import StepId
 from legato.schemas import (
     TERMINAL_STATUSES,
     Blueprint,
@@ -24,6 +26,7 @@ from legato.schemas import (
     RunHeader,
     RunStarted,
     StepCompleted,
+    StepFailed,
     StepRecord,
     StepSkipped,
 )
@@ -33,6 +36,7 @@ _dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_any = msgspec.msgpack.Decoder()
 _dec_job = msgspec.msgpack.Decoder(Job)
+_dec_failed = msgspec.msgpack.Decoder(StepFailed)
 
 
 @dataclass
@@ -44,17 +48,24 @@ class _Run:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     signals: dict[str, bytes] = field(default_factory=dict)
     waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    claims: dict[str, int] = field(default_factory=dict)  # step -> newest token claimed
+    failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
 
 
 class MemoryRunStore:
     """Runs kept in a dict; safe for one event loop."""
 
-    def __init__(self, *, fences: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
-        self._active: dict[str, None] = {}  # insertion-ordered index of running runs
-        # Shared with MemoryCoordinator so that stale fencing tokens are rejected.
-        self.fences = fences if fences is not None else {}
+        self._active: dict[str, int] = {}  # running runs -> their place in the index
+        self._next = 0
+
+    async def probe(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
     def _run(self, run_id: str) -> _Run:
         try:
@@ -68,7 +79,8 @@ class MemoryRunStore:
         run = _Run(header)
         run.events.append(_enc.encode(event))
         self._runs[header.run_id] = run
-        self._active[header.run_id] = None
+        self._next += 1
+        self._active[header.run_id] = self._next
         return True
 
     async def get_run(self, run_id: str) -> RunHeader | None:
@@ -79,11 +91,26 @@ class MemoryRunStore:
         steps = self._run(run_id).steps
         return {s: _dec_record.decode(steps[s]) for s in step_ids if s in steps}
 
-    async def get_run_steps(
-        self, run_id: str, step_ids: Sequence[str]
-    ) -> tuple[RunHeader | None, dict[str, StepRecord]]:
-        header = await self.get_run(run_id)
-        return header, (await self.get_steps(run_id, step_ids) if header else {})
+    async def read_step(self, run_id: str, step_id: str, inputs: Sequence[str]) -> StepView:
+        run = self._runs.get(run_id)
+        if run is None:
+            return StepView(None, None, {}, None)
+        raw = run.steps.get(step_id)
+        failed = run.failures.get(step_id)
+        return StepView(
+            run.header,
+            _dec_record.decode(raw) if raw is not None else None,
+            await self.get_steps(run_id, inputs),
+            _dec_failed.decode(failed) if failed is not None else None,
+        )
+
+    def _check(self, run: _Run, step_id: str, fence: int | None) -> None:
+        if fence is not None and run.claims.get(step_id) != fence:
+            raise FencingError(f"stale lease token {fence} for {run.header.run_id}/{step_id}")
+
+    async def claim_step(self, run_id: str, step_id: str, fence: int) -> None:
+        claims = self._run(run_id).claims
+        claims[step_id] = max(fence, claims.get(step_id, fence))
 
     async def get_context(self, run_id: str, keys: Sequence[str]) -> dict[str, list[ContextWrite]]:
         ctx = self._run(run_id).context
@@ -106,8 +133,7 @@ class MemoryRunStore:
         existing = run.steps.get(step_id)
         if existing is not None:
             return _dec_record.decode(existing)
-        if fence is not None and self.fences.get((run_id, step_id), fence) != fence:
-            raise FencingError(f"stale lease token {fence} for {run_id}/{step_id}")
+        self._check(run, step_id, fence)
         encoded = _enc.encode(record)
         writes = [(w.key, w.step_id, _enc.encode(w.value)) for w in context]
         run.steps[step_id] = encoded
@@ -117,9 +143,15 @@ class MemoryRunStore:
             run.context.setdefault(key, []).append((sid, value))
         return _dec_record.decode(encoded)
 
-    async def record_failure(self, run_id: str, event: Event) -> None:
+    async def record_failure(
+        self, run_id: str, event: StepFailed, fence: int | None = None
+    ) -> None:
         run = self._run(run_id)
-        run.events.append(_enc.encode(event))
+        self._check(run, event.step_id, fence)
+        encoded = _enc.encode(event)
+        run.events.append(encoded)
+        if StepId.parse(event.step_id).node == event.node:  # not a fallback's failure
+            run.failures[event.step_id] = encoded
         run.header = msgspec.structs.replace(run.header, updated_at=event.at)
 
     async def append_event(self, run_id: str, event: Event) -> None:
@@ -144,11 +176,20 @@ class MemoryRunStore:
         waiting = self._run(run_id).waiters.get(name, {})
         return [_dec_job.decode(raw) for raw in waiting.values()]
 
-    async def finish_run(self, run_id: str, status: str, event: Event, error: str | None) -> bool:
+    async def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        event: Event,
+        error: str | None,
+        fence: tuple[str, int] | None = None,
+    ) -> bool:
         run = self._run(run_id)
         if run.header.status != "running":
             return False
         assert status in TERMINAL_STATUSES, status
+        if fence is not None:
+            self._check(run, *fence)
         run.header = msgspec.structs.replace(
             run.header,
             status=status,
@@ -166,17 +207,24 @@ class MemoryRunStore:
     async def all_steps(self, run_id: str) -> dict[str, StepRecord]:
         return {s: _dec_record.decode(v) for s, v in self._run(run_id).steps.items()}
 
-    async def all_context(self, run_id: str) -> dict[str, list[ContextWrite]]:
-        ctx = self._run(run_id).context
-        return await self.get_context(run_id, list(ctx))
-
-    async def list_active(self, limit: int = 10_000) -> list[RunHeader]:
+    async def list_active(self, limit: int = 1000, after: str | None = None) -> ActivePage:
+        start = int(after) if after else 0
         out: list[RunHeader] = []
-        for run_id in self._active:
+        for run_id, place in self._active.items():
+            if place <= start:
+                continue
             if len(out) >= limit:
-                break
+                return ActivePage(out, str(start))
             out.append(self._runs[run_id].header)
-        return out
+            start = place
+        return ActivePage(out)
+
+    async def park(self, run_id: str, progress_at: float, until: float | None) -> None:
+        run = self._run(run_id)
+        if run.header.status == "running":
+            run.header = msgspec.structs.replace(
+                run.header, parked_at=progress_at, parked_until=until
+            )
 
     async def wait_finished(self, run_id: str, timeout: float | None = None) -> RunHeader:
         run = self._run(run_id)

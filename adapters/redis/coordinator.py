@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any, TypeVar
@@ -10,8 +12,10 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from legato.adapters.redis import keys
+from legato.adapters.redis.settings import RedisSettings
 from legato.runtime.errors import BackendUnavailableError
-from legato.runtime.ports import JoinDecision
+from legato.runtime.joins import JoinDecision, JoinMode
+from legato.runtime.ports import LeaseGrant
 
 T = TypeVar("T")
 _DECISIONS = {b"run": JoinDecision.RUN, b"skip": JoinDecision.SKIP, b"wait": JoinDecision.WAIT}
@@ -54,6 +58,13 @@ class RedisCoordinator:
         kwargs = {"socket_timeout": 5, "socket_connect_timeout": 5, **(client_options or {})}
         return cls(Redis.from_url(url, **kwargs), prefix=prefix, **options)
 
+    @classmethod
+    def from_settings(cls, settings: RedisSettings) -> RedisCoordinator:
+        """A coordinator with its own client, from ``RedisSettings``."""
+        return cls.from_url(
+            settings.url, prefix=settings.prefix, client_options=settings.client_kwargs()
+        )
+
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
             return await fn()
@@ -66,9 +77,20 @@ class RedisCoordinator:
             redis_errors.ClusterDownError,
         ) as exc:
             raise BackendUnavailableError(f"Redis: {exc}") from exc
+        except redis_errors.ResponseError as exc:
+            # The server refused a command it would take later (OOM, MASTERDOWN, a
+            # script killed by BUSY...): our scripts and commands are valid, so this
+            # is the server's state, not a reason to fail a run.
+            raise BackendUnavailableError(f"Redis refused a command: {exc}") from exc
 
     async def arrive(
-        self, run_id: str, step_id: str, predecessor: str, taken: bool, expected: int, mode: str
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        mode: JoinMode,
     ) -> JoinDecision:
         ks = [keys.join(self.prefix, run_id, step_id), keys.run_keys(self.prefix, run_id)]
         args: list[str | int] = [predecessor, 1 if taken else 0, expected, mode, self.ttl]
@@ -86,9 +108,11 @@ class RedisCoordinator:
         args: list[str | int] = [op, owner, token, max(1, int(ttl * 1000)), self.fence_ttl]
         return await self._call(lambda: self._lease(keys=ks, args=args))
 
-    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> int | None:
-        token = await self._lease_op("acquire", run_id, step_id, owner, 0, ttl)
-        return int(token) if token is not None else None
+    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
+        token, held_ms = await self._lease_op("acquire", run_id, step_id, owner, 0, ttl)
+        if int(token):
+            return LeaseGrant(int(token))
+        return LeaseGrant(None, max(0, int(held_ms)) / 1000)
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
         return bool(await self._lease_op("renew", run_id, step_id, "", token, ttl))
@@ -112,5 +136,31 @@ class RedisCoordinator:
 
         await self._call(forget)
 
+    async def epoch(self) -> tuple[str, bool]:
+        key = keys.epoch(self.prefix)
+
+        async def read() -> tuple[str, bool]:
+            found = await self.client.get(key)
+            if found is not None:
+                return _text(found), False
+            new = uuid.uuid4().hex
+            if await self.client.set(key, new, nx=True):
+                return new, True
+            again = await self.client.get(key)
+            return (_text(again) if again is not None else new), False
+
+        return await self._call(read)
+
+    async def probe(self, timeout: float = 2.0) -> str | None:
+        try:
+            await asyncio.wait_for(self.client.ping(), timeout)
+        except Exception as exc:  # any failure means not reachable; say which and why
+            return f"Redis: {type(exc).__name__}: {exc}"
+        return None
+
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

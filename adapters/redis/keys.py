@@ -1,5 +1,5 @@
 """Every Redis key Legato writes, in one place. All keys carry the configured
-prefix and a TTL: Redis holds only state that the history can rebuild. The run
+prefix and (but for ``epoch``) a TTL: Redis holds only state that the history can rebuild. The run
 id is a hash tag (``{run_id}``), so a run's keys share one Redis Cluster slot and
 one script may touch several of them."""
 
@@ -30,3 +30,9 @@ def fence(prefix: str, run_id: str, step_id: str) -> str:
 def run_keys(prefix: str, run_id: str) -> str:
     """Set of the run's join and fence keys, so ``forget_run`` drops them at once."""
     return f"{prefix}run:{{{run_id}}}"
+
+
+def epoch(prefix: str) -> str:
+    """String naming the current generation of Legato's Redis data (no TTL: its loss
+    is how workers learn that Redis lost everything, and repair join state)."""
+    return f"{prefix}epoch"

@@ -4,32 +4,56 @@
 -- KEYS[2]  counter "{prefix}fence:{run_id}:step_id": the last token handed out
 -- KEYS[3]  set "{prefix}run:{run_id}" of the run's keys (forget_run deletes them)
 -- ARGV     op ("acquire"|"renew"|"release"), owner, token, ttl milliseconds, fence ttl seconds
--- acquire  returns a new token (INCR of the counter), or false if another owner holds it
--- renew    returns 1 if the token is still the last one handed out (the lease is extended)
+-- acquire  returns {token, 0}: a new token; or {0, ms}: another owner holds the lease
+--          for ms more milliseconds
+-- renew    returns 1 if the token is still the last one handed out (the lease is
+--          extended), or if the counter is gone (Redis lost its data) and so nobody
+--          took the step since: the lease is re-established with the token; else 0
 -- release  deletes the lease if it still carries the token; returns 1 if it did
+--
+-- A counter that does not exist starts from Redis' clock (milliseconds * 1024), so
+-- tokens handed out after Redis lost its data are greater than every token handed
+-- out before (unless 1024 acquisitions of one step happened per millisecond since
+-- the counter was first made, or the server's clock went back).
 local op, owner, token = ARGV[1], ARGV[2], ARGV[3]
 local ttl, fence_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local held = redis.call('GET', KEYS[1])
+
+local function remember(key)
+  redis.call('SADD', KEYS[3], key)
+  redis.call('EXPIRE', KEYS[3], fence_ttl)
+end
+
 if op == 'acquire' then
   if held then
     local holder = string.match(held, '^(.*)|')
     if holder ~= owner then
-      return false
+      return {0, redis.call('PTTL', KEYS[1])}
     end
+  end
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    local now = redis.call('TIME')
+    local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+    redis.call('SET', KEYS[2], string.format('%d', ms * 1024))
+    remember(KEYS[2])
   end
   local new = redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], fence_ttl)
-  if new == 1 then
-    redis.call('SADD', KEYS[3], KEYS[2])
-    redis.call('EXPIRE', KEYS[3], fence_ttl)
-  end
-  redis.call('SET', KEYS[1], owner .. '|' .. new, 'PX', ttl)
-  return new
+  -- '%d': Lua would write a number this large as 1.8e+15
+  redis.call('SET', KEYS[1], owner .. '|' .. string.format('%d', new), 'PX', ttl)
+  return {new, 0}
 elseif op == 'renew' then
-  if redis.call('GET', KEYS[2]) ~= token then
+  local current = redis.call('GET', KEYS[2])
+  if not current then
+    redis.call('SET', KEYS[2], token, 'EX', fence_ttl)
+    remember(KEYS[2])
+    redis.call('SET', KEYS[1], 'reclaimed|' .. token, 'PX', ttl)
+    return 1
+  end
+  if current ~= token then
     return 0
   end
-  local holder = held and string.match(held, '^(.*)|') or owner
+  local holder = held and string.match(held, '^(.*)|') or 'renewed'
   redis.call('SET', KEYS[1], holder .. '|' .. token, 'PX', ttl)
   return 1
 else

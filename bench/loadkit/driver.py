@@ -220,12 +220,12 @@ async def run_load(
     """One load on ``cluster``: returns the blueprint, the histories of the measured
     runs, the errors seen while starting/waiting, and the CPU seconds of the
     processes that worked the steps (worker processes, and this one if it works)."""
-    from legato.distributed import connect
+    from legato.adapters import open_backend
 
     reg = shapes.blueprint(opts.shape, opts.nodes)
-    dist = await connect(cluster.settings)
-    engine = legato.Engine(dist.backend, concurrency=max(1, opts.local_concurrency))
-    watcher = Watcher(dist.backend.store)
+    backend = await open_backend(cluster.settings)
+    engine = legato.Engine(backend, concurrency=max(1, opts.local_concurrency))
+    watcher = Watcher(backend.store)
     try:
         await engine.register(reg)
         if opts.local_concurrency > 0:
@@ -236,9 +236,9 @@ async def run_load(
         cpu = cpu_seconds(pids, local)
         ids, errors = await drive(engine, watcher, reg, opts)
         cpu = cpu_seconds(pids, local) - cpu
-        hist = await read_histories(dist.backend.store, reg, ids)
+        hist = await read_histories(backend.store, reg, ids)
     finally:
         await watcher.close()
         await engine.close()
-        await dist.close()
+        await backend.close()
     return reg, hist, errors, cpu

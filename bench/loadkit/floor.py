@@ -1,6 +1,6 @@
 """The floor: the servers' own work for the steps of a run, without Legato.
 
-Each step of a run makes these server calls (read from ``runtime/executor.py`` and
+Each step of a run makes these server calls (read from ``runtime/pipeline.py`` and
 the adapters; bench/README.md lists them with where they come from). The floor
 replays them with the raw clients (confluent-kafka, cassandra-driver prepared
 statements on the same tables, redis-py with the same Lua scripts), in the same
@@ -8,18 +8,18 @@ order, with as many steps in flight as the load had, in as many processes:
 
     step i of a run (a Kafka message keyed by the run id)
       Kafka     consume it (consumer group, manual asynchronous commits)
-      Cassandra SELECT the run header (static columns)
       Redis     EVALSHA lease.lua acquire
-      Cassandra SELECT the step's own record (first-wins check)
-      Cassandra SELECT the predecessors' records (k1 = ? for one, k1 IN ? for a join)
+      Cassandra SELECT header, the step's record and its inputs' records (one query)
+      Cassandra INSERT the step's claim (its fencing token)
       Cassandra LWT batch: step row IF NOT EXISTS + event row + touch IF run exists
-      Redis     EVALSHA lease.lua release
+                + the claim IF fence = token
       Redis     EVALSHA join.lua, once per edge into a join
       Kafka     produce the next step (acks=all, idempotent) and wait for the ack
     last step: finish_run (SELECT header, LWT batch finish IF status = 'running' +
       event row, DELETE of the active index row), Redis SMEMBERS + DEL of the
-      run's keys; then the next run: INSERT bucket + INSERT active index row, LWT
-      batch create IF NOT EXISTS + event row, produce its first step.
+      run's keys, the run's timers (SELECT run_timers, DELETE); then the next run:
+      INSERT bucket + INSERT active index row, LWT batch create IF NOT EXISTS +
+      event row, produce its first step.
 
 A run's steps go one after another (each message is the next step); steps in
 flight are the ``tokens`` (one per run in flight). Run as
@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from legato.adapters.cassandra.store import HEADER_ROW, _seq
+from legato.adapters.cassandra.store import CLAIM_TIMESTAMP, HEADER_ROW, _seq
 
 if TYPE_CHECKING:
     from bench.loadkit.cluster import Cluster
@@ -98,6 +98,7 @@ class Replayer:
 
         from legato.adapters.cassandra.session import connect
         from legato.adapters.cassandra.store import statements
+        from legato.adapters.cassandra.timers import _cql as timer_statements
         from legato.config import settings_from_cli
 
         cfg = self.cfg
@@ -108,6 +109,7 @@ class Replayer:
         self.cluster, self.session = connect(settings.cassandra)
         ks = settings.cassandra.keyspace
         self.q = {k: self.session.prepare(v) for k, v in statements(ks).items()}
+        self.tq = {k: self.session.prepare(v) for k, v in timer_statements(ks).items()}
         self.redis = Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
         self.prefix = f"floor{uuid.uuid4().hex[:6]}:"
         lua = resources.files("legato.adapters.redis")
@@ -193,18 +195,22 @@ class Replayer:
         q, step = self.q, self.steps[i]
         sid = f"n{i}"
         lease = self._lk(rid, sid)
-        await self.rds(
-            "redis lease", self.lease(keys=lease, args=["acquire", "w", 0, 30000, 604800])
+        grant = await self.rds(
+            "redis lease", self.lease(keys=lease, args=["acquire", "w", 0, 10000, 604800])
         )
+        token = int(grant[0])
         # One read: the header row (statics), the step's own record, its inputs.
         keys = [HEADER_ROW, sid] + [f"n{max(0, i - k - 1)}" for k in range(step["preds"])]
         await self.cql("cassandra header and step reads", q["head_rows"], (rid, 1, keys))
+        claim = (rid, sid, token, CLAIM_TIMESTAMP + token)
+        await self.cql("cassandra claim", q["claim"], claim)
         b = self.batch()
         b.add(q["row_once"], (rid, 1, sid, "", RECORD))
         b.add(q["row"], (rid, 0, _seq(), "", EVENT))
         b.add(q["touch_if"], (datetime.now(UTC), rid))
+        b.add(q["fenced"], (token, rid, sid, token))
         await self.cql("cassandra resolve LWT", b, None)
-        # A resolved step's lease is left to expire (runtime/executor.py), not released.
+        # A resolved step's lease is left to expire (runtime/lease.py), not released.
         pre = self.prefix
         for a in range(step["arrivals"]):
             keys = [f"{pre}join:{{{rid}}}:j{i}_{a}", f"{pre}run:{{{rid}}}"]
@@ -221,6 +227,8 @@ class Replayer:
             index = f"{pre}run:{{{rid}}}"
             members = await self.rds("redis forget", self.redis.smembers(index))
             await self.rds("redis forget", self.redis.delete(index, *members))
+            await self.cql("cassandra timers", self.tq["owned"], (rid,))
+            await self.cql("cassandra timers", self.tq["disown"], (rid,))
         now = time.time()
         self.handled += 1
         if self.t_start <= now <= self.t_end:

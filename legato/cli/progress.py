@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from legato.runtime.state import RunState, StepState, fold
+from legato.runtime.history import RunState, StepState, fold
 from legato.schemas import Blueprint, Event
 
 STATUSES = ("completed", "failed", "skipped", "running", "pending")

@@ -68,9 +68,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _passes(settings: Any, args: argparse.Namespace) -> int:
-    from legato.distributed import connect
+    from legato.adapters import open_backend
     from legato.reconciler import Reconciler
-    from legato.runtime.engine import Engine
 
     server = None
     if args.metrics_port:
@@ -81,9 +80,9 @@ async def _passes(settings: Any, args: argparse.Namespace) -> int:
             return None
 
         server = await serve_health(args.metrics_port, ready, install_metrics())
-    dist = await connect(settings)
+    backend = await open_backend(settings)
     try:
-        reconciler = Reconciler(Engine(dist.backend), stalled_after=args.stalled_after)
+        reconciler = Reconciler(backend, stalled_after=args.stalled_after)
         while True:
             stats = await reconciler.run_once()
             print(json.dumps(stats.to_dict()), flush=True)
@@ -91,6 +90,6 @@ async def _passes(settings: Any, args: argparse.Namespace) -> int:
                 return 1 if stats.errors else 0
             await asyncio.sleep(args.interval)
     finally:
-        await dist.close()
+        await backend.close()
         if server is not None:
             server.close()

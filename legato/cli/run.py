@@ -125,14 +125,10 @@ async def run_here(
 ) -> dict[str, Any]:
     """Run in this process: embedded, or as an in-process worker of a distributed
     deployment when Kafka, Cassandra and Redis are configured."""
-    from legato import Engine
+    from legato.adapters import open_backend
+    from legato.runtime.engine import Engine
 
-    dist = None
-    if settings.distributed:
-        from legato.distributed import connect
-
-        dist = await connect(settings)
-    engine = Engine(dist.backend if dist else None)
+    engine = Engine(await open_backend(settings), owns_backend=True)
     try:
         engine.start_workers()
         rid = await engine.start(registry, value)
@@ -144,8 +140,6 @@ async def run_here(
         return result.to_dict()
     finally:
         await engine.close()
-        if dist is not None:
-            await dist.close()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--lease-ttl",
         type=float,
-        default=30.0,
-        help="seconds before a dead worker's step may run elsewhere",
+        default=10.0,
+        help="seconds before a dead worker's step may run elsewhere (heartbeats renew "
+        "a running step's lease every quarter of this)",
     )
     p.add_argument(
         "--health-port", type=int, default=8080, help="port of /healthz and /readyz (0: none)"
@@ -67,10 +68,6 @@ def _run(args: argparse.Namespace) -> int:
     configure_logs(args, os.environ)
     import_modules(args.imports)
     options = WorkerOptions(
-        args.concurrency,
-        args.health_port or None,
-        args.drain_timeout,
-        args.lease_ttl,
-        min(5.0, args.lease_ttl / 3),
+        args.concurrency, args.health_port or None, args.drain_timeout, args.lease_ttl
     )
     return asyncio.run(run_worker(settings, options))

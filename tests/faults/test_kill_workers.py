@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import legato
+from legato.adapters import open_backend
 from legato.adapters.kafka import apply_topics
 from legato.config import KafkaSettings, Settings
-from legato.distributed import connect
 from legato.reconciler import Reconciler
 from legato.runtime.errors import BackendUnavailableError
 from legato.schemas import StepCompleted
@@ -144,8 +144,8 @@ async def run_load(
     every half second until it returns False, reconcile stalled runs, then check that
     every run completed with each step recorded once. Returns a summary line."""
     env = worker_env(legato_settings, keyspace, kafka_bootstrap, redis_url, tmp_path, 6)
-    dist = await connect(Settings.from_urls(*(env[k] for k in ENV_URLS)))
-    client = legato.Engine(dist.backend)  # starts runs and reconciles; runs no steps
+    dist = await open_backend(Settings.from_urls(*(env[k] for k in ENV_URLS)))
+    client = legato.Engine(dist)  # starts runs and reconciles; runs no steps
     regs = shapes()
     count = [0]
 
@@ -160,7 +160,7 @@ async def run_load(
         ids = [await client.start(regs[i % 3], 1) for i in range(RUNS)]
         workers += [new_worker("a"), new_worker("b")]
         started = time.monotonic()
-        reconciler = Reconciler(client, stalled_after=4)
+        reconciler = Reconciler(client.backend, stalled_after=4)
         pending, disrupting, tick = set(ids), True, 0
         deadline = time.monotonic() + 240
         while pending and time.monotonic() < deadline:
@@ -184,7 +184,7 @@ async def run_load(
         for rid in ids:
             header = await client.status(rid)
             assert header.status == "completed", (rid, header.error)
-            for e in await dist.backend.store.history(rid):
+            for e in await dist.store.history(rid):
                 if isinstance(e, StepCompleted):
                     completions[(rid, e.step_id)] += 1
         joins_twice = sum(1 for (_, sid), n in completions.items() if sid in JOINS and n > 1)

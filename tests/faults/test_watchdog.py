@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import legato
+from legato.adapters import open_backend
 from legato.config import Settings
-from legato.distributed import connect
 from tests.faults.test_kill_workers import ENV_URLS, ROOT, executions, worker_env
 
 pytestmark = pytest.mark.integration
@@ -41,8 +41,8 @@ async def test_the_watchdog_resumes_a_step_whose_worker_was_killed(
     tmp_path: Path,
 ) -> None:
     env = worker_env(legato_settings, cassandra_keyspace, kafka_bootstrap, redis_url, tmp_path, 2)
-    dist = await connect(Settings.from_urls(*(env[k] for k in ENV_URLS)))
-    client = legato.Engine(dist.backend)  # starts the run; no reconciler anywhere
+    dist = await open_backend(Settings.from_urls(*(env[k] for k in ENV_URLS)))
+    client = legato.Engine(dist)  # starts the run; no reconciler anywhere
     reg = legato.compile(
         legato.Flow("watched")
         .node("slow", "tests.faults.fault_nodes:hang_once", timeout=2)

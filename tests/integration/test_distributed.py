@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import legato
+from legato.adapters import open_backend
 from legato.config import Settings
-from legato.distributed import Distributed, connect
+from legato.runtime.ports import Backend
 from legato.schemas import Job
 from tests.property.dags import DagSpec, Recorder, build, dags, reference
 
@@ -24,8 +25,8 @@ INPUT = {"amount": 50, "upto": 3, "user": "bo", "extra_seats": 1, "name": "ann",
 
 @pytest.fixture
 async def engine(dist_settings: Settings) -> AsyncIterator[legato.Engine]:
-    dist: Distributed = await connect(dist_settings)
-    eng = legato.Engine(dist.backend, concurrency=16)
+    dist: Backend = await open_backend(dist_settings)
+    eng = legato.Engine(dist, concurrency=16)
     eng.start_workers()
     try:
         yield eng
@@ -110,8 +111,8 @@ async def test_one_trace_follows_a_run_through_kafka(dist_settings: Settings) ->
     async def one(ctx: legato.StepContext) -> int:
         return 1
 
-    dist = await connect(dist_settings)
-    eng = legato.Engine(dist.backend, tracer=provider.get_tracer("test"))
+    dist = await open_backend(dist_settings)
+    eng = legato.Engine(dist, tracer=provider.get_tracer("test"))
     try:
         flow = legato.Flow("traced").node("a", one).node("b", one).node("c", one)
         result = await eng.run(legato.compile(flow.edge("a", "b").edge("b", "c")), None, timeout=60)

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import legato
-from legato.distributed import connect
+from legato.adapters import open_backend
 from legato.schemas import Job
 from tests.property.dags import DagSpec, Recorder, build, dags, reference
 from tests.servers import cassandra_url
@@ -85,8 +85,8 @@ async def test_client_registers_starts_waits_and_cancels(dist_settings: Any) -> 
     reg = legato.compile(
         legato.Flow("client_flow").node("a", double).node("b", double).edge("a", "b")
     )
-    dist = await connect(dist_settings)
-    worker = legato.Engine(dist.backend)
+    dist = await open_backend(dist_settings)
+    worker = legato.Engine(dist)
     await worker.register(reg)
     worker.start_workers()
     try:
@@ -124,18 +124,18 @@ async def test_durable_timers_fire_after_the_worker_that_set_them_is_gone(
 ) -> None:
     from legato.adapters.memory import MemoryJobBus
 
-    dist = await connect(dist_settings)
+    dist = await open_backend(dist_settings)
     try:
-        timers = dist.backend.timers
+        timers = dist.timers
         job = Job("timer-run", "s", "s", "bp", "1", deadline=time.time() + 0.3)
         await timers.schedule(time.time() + 0.3, job)
         sink = MemoryJobBus()
-        assert await timers.fire_due(sink) == 0  # not due yet
+        assert await timers.fire_due(sink, time.time()) == 0  # not due yet
         await asyncio.sleep(0.4)
-        again = await connect(dist_settings)  # a fresh process's view
+        again = await open_backend(dist_settings)  # a fresh process's view
         try:
-            assert await again.backend.timers.fire_due(sink) == 1
-            assert await again.backend.timers.fire_due(sink) == 0  # fired once
+            assert await again.timers.fire_due(sink, time.time()) == 1
+            assert await again.timers.fire_due(sink, time.time()) == 0  # fired once
         finally:
             await again.close()
         assert sink.pending() == 1
@@ -175,10 +175,8 @@ async def test_chaos_on_kafka_changes_nothing(
     spec: DagSpec,
     seed: int,
 ) -> None:
-    dist = await connect(dist_settings)
-    engine = legato.Engine(
-        replace(dist.backend, bus=ChaosKafka(dist.backend.bus, seed)), concurrency=16
-    )
+    dist = await open_backend(dist_settings)
+    engine = legato.Engine(replace(dist, bus=ChaosKafka(dist.bus, seed)), concurrency=16)
     engine.start_workers()
     recorder = Recorder()
     try:

@@ -17,10 +17,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def engine(dist_settings: Any) -> AsyncIterator[legato.Engine]:
-    from legato.distributed import connect
+    from legato.adapters import open_backend
 
-    dist = await connect(dist_settings)
-    eng = legato.Engine(dist.backend, concurrency=16)
+    dist = await open_backend(dist_settings)
+    eng = legato.Engine(dist, concurrency=16)
     eng.start_workers()
     try:
         yield eng

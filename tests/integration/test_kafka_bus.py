@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer
 from legato.adapters.kafka import KafkaJobBus, apply_topics
 from legato.config import KafkaSettings
 from legato.schemas import Job
-from tests.contract.test_jobbus import job, take
+from legato.testing.contract.jobbus import job, take
 
 pytestmark = pytest.mark.integration
 

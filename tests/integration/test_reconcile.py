@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 import legato
-from legato.distributed import Distributed, connect
+from legato.adapters import open_backend
 from legato.reconciler import Reconciler
+from legato.runtime.ports import Backend
 from legato.schemas import Job, StepCompleted
 from tests.servers import cassandra_url
 
@@ -51,20 +52,20 @@ def fan_in() -> legato.Registry:
 
 
 @pytest.fixture
-async def dist(dist_settings: Any) -> AsyncIterator[Distributed]:
-    d = await connect(dist_settings)
+async def dist(dist_settings: Any) -> AsyncIterator[Backend]:
+    d = await open_backend(dist_settings)
     yield d
     await d.close()
 
 
 async def test_lost_start_job_is_resumed_by_the_cli(
-    dist: Distributed,
+    dist: Backend,
     dist_settings: Any,
 ) -> None:
     from dataclasses import replace
 
-    bus = Dropping(dist.backend.bus)
-    backend = replace(dist.backend, bus=bus)
+    bus = Dropping(dist.bus)
+    backend = replace(dist, bus=bus)
     engine = legato.Engine(backend)
     reg = fan_in()
     bus.dropping = True
@@ -105,22 +106,22 @@ async def test_lost_start_job_is_resumed_by_the_cli(
 
 
 async def test_lost_join_state_is_rebuilt_and_the_join_fires_once(
-    dist: Distributed,
+    dist: Backend,
     dist_settings: Any,
 ) -> None:
     from dataclasses import replace
 
     import redis.asyncio as redis
 
-    bus = Dropping(dist.backend.bus)
-    engine = legato.Engine(replace(dist.backend, bus=bus), concurrency=8)
+    bus = Dropping(dist.bus)
+    engine = legato.Engine(replace(dist, bus=bus), concurrency=8)
     engine.start_workers()
     try:
         reg = fan_in()
         bus.drop_steps = {"j"}  # b1..b3 run and arrive, but the join's job is lost...
         rid = await engine.start(reg, None)
         for _ in range(400):
-            if {"b1", "b2", "b3"} <= set(await dist.backend.store.all_steps(rid)):
+            if {"b1", "b2", "b3"} <= set(await dist.store.all_steps(rid)):
                 break
             await asyncio.sleep(0.05)
         bus.drop_steps = set()
@@ -131,25 +132,25 @@ async def test_lost_join_state_is_rebuilt_and_the_join_fires_once(
         await client.delete(*keys)
         await client.aclose()
         assert (await engine.status(rid)).status == "running"
-        stats = await Reconciler(engine, stalled_after=0).run_once()
+        stats = await Reconciler(engine.backend, stalled_after=0).run_once()
         assert stats.errors == 0
         result = await engine.wait(rid, timeout=60)
     finally:
         await engine.close()
     assert result.status == "completed"
-    history = await dist.backend.store.history(rid)
+    history = await dist.store.history(rid)
     assert sum(1 for e in history if isinstance(e, StepCompleted) and e.step_id == "j") == 1
 
 
-async def test_a_pass_scans_only_active_runs(dist: Distributed) -> None:
-    engine = legato.Engine(dist.backend, concurrency=8)
+async def test_a_pass_scans_only_active_runs(dist: Backend) -> None:
+    engine = legato.Engine(dist, concurrency=8)
     engine.start_workers()
     try:
         reg = legato.compile(legato.Flow("recon_scan").node("a", one))
         for _ in range(10):
             assert (await engine.run(reg, None, timeout=60)).status == "completed"
-        before = len(await dist.backend.store.list_active())
-        stats = await Reconciler(engine, stalled_after=3600).run_once()
+        before = len((await dist.store.list_active()).headers)
+        stats = await Reconciler(engine.backend, stalled_after=3600).run_once()
     finally:
         await engine.close()
     assert stats.scanned == before  # finished runs are not in the index

@@ -155,4 +155,4 @@ class ChaosBus(MemoryJobBus):
         for job in jobs:
             if self.rng.random() < self.redeliver:
                 self.extra += 1
-                loop.call_later(self.rng.random() * 0.003, self._queue.put_nowait, job)
+                loop.call_later(self.rng.random() * 0.003, self.publish_nowait, [job])

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import legato
-from legato.adapters.memory import MemoryCoordinator, MemoryRunStore, MemoryTimers
-from legato.runtime.engine import Backend
-from legato.runtime.state import fold
+import legato.testing
+from legato.adapters.memory import MemoryTimers
+from legato.runtime.history import fold
 from tests.property.dags import ChaosBus, DagSpec, Recorder, build, dags, name, reference
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,10 +61,8 @@ async def test_duplicated_reordered_redelivered_jobs_change_nothing(
     spec: DagSpec, seed: int
 ) -> None:
     recorder = Recorder()
-    fences: dict[tuple[str, str], int] = {}
-    store = MemoryRunStore(fences=fences)
     bus = ChaosBus(seed)
-    backend = Backend(store, store, MemoryCoordinator(fences=fences), bus, MemoryTimers(bus))
+    backend = legato.testing.backend(bus=bus, timers=MemoryTimers(bus))
     async with legato.Engine(backend, concurrency=8) as engine:
         result = await run_spec(spec, engine, recorder)
     check(spec, result, recorder)

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 import legato
-from legato.adapters.memory import MemoryCoordinator, MemoryJobBus, MemoryRunStore, MemoryTimers
-from legato.runtime.engine import Backend
+import legato.testing
+from legato.adapters.memory import MemoryRunStore
 from legato.schemas import ContextWrite, StepCompleted, StepFailed, StepRecord, StepSkipped
 
 FAST = legato.Retry(max_attempts=2, initial_delay=0.01, jitter=0.0)
@@ -92,9 +92,7 @@ class HookStore(MemoryRunStore):
 
 def hooked_engine() -> tuple[legato.Engine, HookStore]:
     store = HookStore()
-    bus = MemoryJobBus()
-    backend = Backend(store, store, MemoryCoordinator(fences=store.fences), bus, MemoryTimers(bus))
-    return legato.Engine(backend), store
+    return legato.Engine(legato.testing.backend(store=store)), store
 
 
 @pytest.mark.parametrize("first", ["a", "b"])
@@ -140,7 +138,7 @@ async def test_the_context_rule_with_concurrent_branches(first: str) -> None:
     )
     async with engine:
         result = await engine.run(legato.compile(flow), None, timeout=10)
-        writes = await store.all_context(result.run_id)
+        writes = await store.get_context(result.run_id, ["k"])
     assert result.status == "completed", result.error
     assert seen == {"c": ("a", "unseen"), "j": "b"}
     assert sorted((w.step_id, w.value) for w in writes["k"]) == [("a", "a"), ("b", "b"), ("s", "s")]

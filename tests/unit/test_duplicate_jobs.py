@@ -8,9 +8,8 @@ import asyncio
 from typing import Any
 
 import legato
-from legato.adapters.memory import MemoryCoordinator, memory_backend
-from legato.runtime.engine import Backend
-from legato.schemas import Job
+import legato.testing
+from legato.adapters.memory import MemoryCoordinator
 
 
 class GatedCoordinator(MemoryCoordinator):
@@ -37,17 +36,16 @@ async def test_a_duplicate_that_gets_the_lease_late_does_not_run_the_step_again(
         return 7
 
     reg = legato.compile(legato.Flow("dup").node("a", work))
-    base = memory_backend()
     coordinator = GatedCoordinator()
-    engine = legato.Engine(Backend(base.store, base.blueprints, coordinator, base.bus, base.timers))
+    engine = legato.Engine(legato.testing.backend(coordinator=coordinator))
     rid = await engine.start(reg, None)
-    job = base.bus._queue.get_nowait()
-    assert isinstance(job, Job) and job.run_id == rid
+    (job,) = legato.testing.Pump(engine).collect()
+    assert job.run_id == rid
 
     async def first() -> None:
-        await engine.executor.handle(job)
+        await engine.handle(job)
         coordinator.open.set()
 
-    await asyncio.gather(first(), engine.executor.handle(job))
+    await asyncio.gather(first(), engine.handle(job))
     assert calls == ["a"]
-    assert (await base.store.get_run(rid)).status == "completed"
+    assert (await engine.status(rid)).status == "completed"

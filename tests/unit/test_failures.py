@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import legato
-from legato.runtime.executor import backoff_delay
+from legato.runtime.outcomes import backoff_delay
 from legato.schemas import RunFailed, StepFailed
 
 FAST = legato.Retry(max_attempts=3, initial_delay=0.01, multiplier=2.0, max_delay=0.02, jitter=0.0)
@@ -96,9 +96,9 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
         )
     )
     node = reg.nodes["a"]
-    assert [backoff_delay(node, n, lambda: 0.5) for n in (1, 2, 3)] == [1.0, 3.0, 5.0]
-    assert backoff_delay(node, 1, lambda: 0.0) == 0.5
-    assert backoff_delay(node, 1, lambda: 1.0) == 1.5
+    assert [backoff_delay(node.retry, n, lambda: 0.5) for n in (1, 2, 3)] == [1.0, 3.0, 5.0]
+    assert backoff_delay(node.retry, 1, lambda: 0.0) == 0.5
+    assert backoff_delay(node.retry, 1, lambda: 1.0) == 1.5
 
 
 async def test_a_timeout_fails_the_attempt_and_is_retried() -> None:

@@ -9,14 +9,10 @@ from collections.abc import Sequence
 import pytest
 
 import legato
-from legato.adapters.memory import (
-    MemoryCoordinator,
-    MemoryJobBus,
-    MemoryRunStore,
-    MemoryTimers,
-)
+import legato.testing
+from legato.adapters.memory import MemoryCoordinator, MemoryJobBus, MemoryTimers
 from legato.reconciler import Reconciler
-from legato.runtime.engine import Backend
+from legato.runtime.ports import Backend
 from legato.schemas import Job
 
 
@@ -37,11 +33,10 @@ class LossyBus(MemoryJobBus):
 
 
 def lossy_backend(drop: float, seed: int) -> tuple[Backend, LossyBus, MemoryCoordinator]:
-    fences: dict[tuple[str, str], int] = {}
-    store = MemoryRunStore(fences=fences)
     bus = LossyBus(drop, seed)
-    coord = MemoryCoordinator(fences=fences)
-    return Backend(store, store, coord, bus, MemoryTimers(bus)), bus, coord
+    coord = MemoryCoordinator()
+    backend = legato.testing.backend(bus=bus, coordinator=coord, timers=MemoryTimers(bus))
+    return backend, bus, coord
 
 
 calls: dict[str, int] = {}
@@ -86,11 +81,11 @@ async def test_lost_jobs_are_resumed_and_nothing_runs_twice(seed: int) -> None:
     async with legato.Engine(backend) as engine:
         engine.start_workers()
         run_ids = [await engine.start(reg, 0) for _ in range(5)]
-        reconciler = Reconciler(engine, stalled_after=0)
+        reconciler = Reconciler(engine.backend, stalled_after=0)
         passes = 0
         while passes < 50:
             await settle(bus)
-            if not await backend.store.list_active():
+            if not (await backend.store.list_active()).headers:
                 break
             bus.drop = 0.3 if passes < 3 else 0.0
             await reconciler.run_once()
@@ -115,7 +110,7 @@ async def test_lost_join_state_is_rebuilt_from_history() -> None:
         rid = await engine.start(reg, 0)
         bus.drop = 0.0
         await settle(bus)  # 'a' was dropped at start: nothing ran yet
-        stats = await Reconciler(engine, stalled_after=0).run_once()
+        stats = await Reconciler(engine.backend, stalled_after=0).run_once()
         assert (stats.scanned, stats.stalled, stats.resumed, stats.jobs) == (1, 1, 1, 1)
         bus.drop = 1.0  # b1..b3 run, but their successor job is lost
         await settle(bus)
@@ -123,9 +118,9 @@ async def test_lost_join_state_is_rebuilt_from_history() -> None:
         bus.drop = 0.0
         assert (await backend.store.get_run(rid)).status == "running"  # type: ignore[union-attr]
         for _ in range(10):
-            await Reconciler(engine, stalled_after=0).run_once()
+            await Reconciler(engine.backend, stalled_after=0).run_once()
             await settle(bus)
-            if not await backend.store.list_active():
+            if not (await backend.store.list_active()).headers:
                 break
         res = await engine.wait(rid, timeout=5)
     assert res.status == "completed"
@@ -140,7 +135,7 @@ async def test_fresh_runs_are_not_touched() -> None:
     backend, _, _ = lossy_backend(drop=1.0, seed=0)
     async with legato.Engine(backend) as engine:
         await engine.start(reg, 0)
-        stats = await Reconciler(engine, stalled_after=3600).run_once()
+        stats = await Reconciler(engine.backend, stalled_after=3600).run_once()
     assert stats.to_dict() == {
         "scanned": 1,
         "stalled": 0,
@@ -148,6 +143,7 @@ async def test_fresh_runs_are_not_touched() -> None:
         "failed": 0,
         "jobs": 0,
         "leased": 0,
+        "parked": 0,
         "errors": 0,
     }
 
@@ -159,13 +155,17 @@ async def test_a_step_whose_lease_is_live_is_left_alone() -> None:
         rid = await engine.start(reg, 0)
         bus.drop = 0.0
         # A worker runs 'a' for longer than the stall threshold, and heartbeats.
-        token = await coord.acquire_lease(rid, "a", "busy-worker", ttl=30)
+        token = (await coord.acquire_lease(rid, "a", "busy-worker", ttl=30)).token
         assert token is not None
-        stats = await Reconciler(engine, stalled_after=0).run_once()
+        reconciler = Reconciler(engine.backend, stalled_after=0)
+        stats = await reconciler.run_once()
         assert (stats.stalled, stats.jobs, stats.leased) == (1, 0, 1)
         assert not bus.pending()
-        # The worker dies: once its lease is gone, the step is enqueued again.
+        # The worker dies: once its lease is gone, the step is enqueued again (at the
+        # run's recheck time: until then it is parked, its history not read again).
         await coord.release_lease(rid, "a", token)
-        stats = await Reconciler(engine, stalled_after=0).run_once()
+        stats = await reconciler.run_once()
+        assert (stats.stalled, stats.parked, stats.jobs) == (1, 1, 0)
+        stats = await Reconciler(engine.backend, stalled_after=0, parking=False).run_once()
         assert (stats.jobs, stats.leased) == (1, 0)
         assert bus.pending()

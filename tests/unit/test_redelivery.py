@@ -1,8 +1,8 @@
 """Redelivered and duplicated jobs execute nothing twice and fire no join twice.
 
-Jobs are pumped by hand through ``engine.executor.handle``: after every job, every job
-handled so far is handled again (a worst-case at-least-once bus), and at the end the
-jobs rebuilt from the records are handled once more.
+Jobs are pumped by hand through the step pipeline (``legato.testing.Pump``): after
+every job, every job handled so far is handled again (a worst-case at-least-once
+bus), and at the end the jobs rebuilt from the records are handled once more.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections import Counter
 from typing import Any
 
 import legato
-from legato.adapters.memory import memory_backend
+import legato.testing
+from legato.runtime.steps import StepId
 from legato.schemas import Job
 
 
@@ -57,30 +58,29 @@ async def clean_run() -> legato.RunResult:
 
 async def test_redelivered_jobs_run_nothing_twice() -> None:
     calls: Counter[str] = Counter()
-    backend = memory_backend()
+    backend = legato.testing.backend()
     engine = legato.Engine(backend)
     reg = legato.compile(flow(calls))
     rid = await engine.start(reg, None)
-    queue = backend.bus._queue  # type: ignore[attr-defined]
+    pump = legato.testing.Pump(engine)
     handled: list[Job] = []
     duplicates = 0
-    while not queue.empty():
-        job = queue.get_nowait()
-        assert isinstance(job, Job)
+    while pump.collect():
+        job = pump.queue.pop(0)
         if job in handled:  # re-driven by an earlier redelivery: a duplicate delivery
             duplicates += 1
-            await engine.executor.handle(job)
+            await pump.handle(job)
             continue
         handled.append(job)
         for j in handled:  # the new job, then every earlier one again
-            await engine.executor.handle(j)
+            await pump.handle(j)
     records = await backend.store.all_steps(rid)
     header = await engine.status(rid)
     assert header.status == "completed"
     # Jobs rebuilt from the records (as a reconciler would) change nothing either.
     for step_id in records:
-        node, _, it = step_id.partition("#")
-        await engine.executor.handle(Job(rid, step_id, node, reg.id, reg.version, int(it or 0)))
+        sid = StepId.parse(step_id)
+        await engine.handle(Job(rid, step_id, sid.node, reg.id, reg.version, sid.position))
     await engine.close()
 
     clean = await clean_run()

@@ -62,7 +62,7 @@ async def test_a_signal_resumes_the_waiting_step_with_its_data() -> None:
         engine.start_workers()
         rid = await engine.start(approval(timeout=30), "please")
         await until_waiting(engine, rid)
-        assert engine.executor.guards.in_flight() == 0  # nothing sleeps meanwhile
+        assert engine.worker.leases.in_flight() == 0  # nothing sleeps meanwhile
         assert await engine.signal(rid, "approval", {"by": "ann"})
         result = await engine.wait(rid, timeout=2)
     assert result.status == "completed"

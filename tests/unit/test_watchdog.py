@@ -9,8 +9,8 @@ import time
 from collections import Counter
 
 import legato
+import legato.testing
 from legato.adapters.memory import memory_backend
-from legato.schemas import Job
 
 runs: Counter[str] = Counter()
 
@@ -34,10 +34,10 @@ async def test_the_watchdog_resumes_a_step_whose_worker_died() -> None:
     async with legato.Engine(backend, lease_ttl=0.2) as engine:
         rid = await engine.start(reg, None)
         # A worker takes a's job, arms its watchdog, holds its lease, and dies.
-        job = backend.bus._queue.get_nowait()  # type: ignore[attr-defined]
-        assert isinstance(job, Job) and job.step_id == "a"
-        assert await backend.coordinator.acquire_lease(rid, "a", "dead-worker", 0.2)
-        await engine.executor.arm_watchdog(reg.nodes["a"], job, time.time())
+        (job,) = legato.testing.Pump(engine).collect()
+        assert job.step_id == "a"
+        assert (await backend.coordinator.acquire_lease(rid, "a", "dead-worker", 0.2)).token
+        await engine.worker.core.attempts.arm_watchdog(reg.nodes["a"], job, time.time())
         engine.start_workers()
         result = await engine.wait(rid, timeout=5)
     assert result.status == "completed"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import legato
-from legato.adapters.memory import MemoryRunStore, memory_backend
-from legato.runtime.engine import Backend
+import legato.testing
+from legato.adapters.memory import MemoryRunStore
 from legato.runtime.errors import BackendUnavailableError
 from legato.schemas import RunHeader
 
@@ -19,37 +19,22 @@ def chain() -> legato.Registry:
     return legato.compile(legato.Flow("c").node("a", inc).node("b", inc).edge("a", "b"))
 
 
-class FlakyStore(MemoryRunStore):
-    """Fails the first ``outages`` reads, as a restarting Cassandra would."""
-
-    def __init__(self, outages: int) -> None:
-        super().__init__()
-        self.outages = outages
-
-    async def get_run(self, run_id: str) -> RunHeader | None:
-        if self.outages > 0:
-            self.outages -= 1
-            raise BackendUnavailableError("cassandra: no host available")
-        return await super().get_run(run_id)
-
-
 async def test_a_lost_server_is_waited_out_and_the_run_completes() -> None:
-    base = memory_backend()
-    store = FlakyStore(outages=5)
-    backend = Backend(store, store, base.coordinator, base.bus, base.timers)
-    engine = legato.Engine(backend, concurrency=1)
-    engine.backoff_initial = 0.001
+    store = legato.testing.Faults(MemoryRunStore())
+    store.fail("read_step", BackendUnavailableError("cassandra: no host available"), times=5)
+    engine = legato.Engine(
+        legato.testing.backend(store=store), concurrency=1, backoff_initial=0.001
+    )
     async with engine:
         result = await engine.run(chain(), 1, timeout=5)
-    assert store.outages == 0
+    assert store.calls["read_step"] == 5 + 2  # five outages, then a and b
     assert result.status == "completed"
     assert result.outputs == {"a": 2, "b": 3}
 
 
 async def test_unknown_blueprint_is_reenqueued_then_run_by_a_worker_that_has_it() -> None:
     reg = chain()
-    engine = legato.Engine()
-    engine.redelivery_delay = 0.01
+    engine = legato.Engine(redelivery_delay=0.01)
     async with engine:
         engine.start_workers()
         await engine.backend.blueprints.put_blueprint(reg.blueprint)
@@ -69,9 +54,7 @@ async def test_unknown_blueprint_is_reenqueued_then_run_by_a_worker_that_has_it(
 
 async def test_unknown_blueprint_fails_the_run_clearly_in_the_end() -> None:
     reg = chain()
-    engine = legato.Engine()
-    engine.redelivery_delay = 0.001
-    engine.max_redeliveries = 3
+    engine = legato.Engine(redelivery_delay=0.001, max_redeliveries=3)
     async with engine:
         engine.start_workers()
         await engine.backend.blueprints.put_blueprint(reg.blueprint)

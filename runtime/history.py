@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from legato.runtime.context import final_context
 from legato.runtime.registry import Registry
@@ -23,6 +23,7 @@ from legato.schemas import (
     SignalReceived,
     StepCompleted,
     StepFailed,
+    StepRecord,
     StepSkipped,
     StepWaiting,
 )
@@ -46,6 +47,9 @@ class StepState:
         attempts: the number of the last attempt made.
         last_error: the error of the last failed attempt (or failed fallback).
         fallback: the fallback node that produced the output, or that failed.
+        retry_at: when the next attempt is due (``retrying`` only).
+        until: when a ``waiting`` step's wait ends (None: when its signal comes).
+        signal: the signal a ``waiting`` step waits for.
     """
 
     status: str
@@ -58,6 +62,28 @@ class StepState:
     attempts: int = 0
     last_error: str | None = None
     fallback: str | None = None
+    retry_at: float | None = None
+    until: float | None = None
+    signal: str | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.status in _RESOLVED
+
+    def record(self) -> StepRecord:
+        """The step record of a resolved step (as the store keeps it)."""
+        assert self.status in _RESOLVED, self.status
+        status: Literal["done", "skipped"] = "done" if self.status == "done" else "skipped"
+        return StepRecord(
+            status,
+            self.node,
+            self.output,
+            self.action,
+            self.skipped,
+            self.looped,
+            self.attempts,
+            self.fallback,
+        )
 
 
 @dataclass
@@ -122,8 +148,13 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
             case StepFailed():
                 _failed(state, event)
             case StepWaiting():
-                if event.step_id not in state.steps:
-                    state.steps[event.step_id] = StepState("waiting", event.node)
+                prev = state.steps.get(event.step_id)
+                if prev is None:
+                    state.steps[event.step_id] = StepState(
+                        "waiting", event.node, until=event.until, signal=event.signal
+                    )
+                elif not prev.resolved:
+                    prev.status, prev.until, prev.signal = "waiting", event.until, event.signal
             case SignalReceived():
                 state.signals.setdefault(event.name, event.data)
             case RunCompleted():
@@ -147,7 +178,7 @@ def _failed(state: RunState, event: StepFailed) -> None:
         prev.status, prev.last_error, prev.fallback = status, event.error, event.node
         return
     state.steps[event.step_id] = StepState(
-        status, event.node, attempts=event.attempt, last_error=event.error
+        status, event.node, attempts=event.attempt, last_error=event.error, retry_at=event.retry_at
     )
 
 

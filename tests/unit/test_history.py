@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import legato
-from legato.runtime.state import RunState, StepState, fold
+from legato.runtime.history import RunState, StepState, fold
 from legato.schemas import (
     RunFailed,
     RunStarted,

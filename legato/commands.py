@@ -1,0 +1,67 @@
+"""The commands topic: other services start, signal and cancel runs with JSON.
+
+A command is acknowledged only once it took effect or was refused for good (an
+unknown run or blueprint is logged and refused). A server outage is waited out
+with backoff, the command kept; an error nothing expected is logged with the
+command, sent to the dead-letter topic with the reason, and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Protocol
+
+from legato.runtime.clock import Clock
+from legato.runtime.control import RunControl
+from legato.runtime.errors import LegatoError
+from legato.runtime.ports import Delivery
+from legato.schemas.commands import CancelRun, SendSignal, StartRun
+
+log = logging.getLogger("legato.commands")
+
+
+class CommandBus(Protocol):
+    def consume(self) -> Any: ...
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None: ...
+
+
+async def handle_command(control: RunControl, command: Any) -> None:
+    match command:
+        case StartRun():
+            await control.start_registered(
+                command.blueprint, command.version, command.input, run_id=command.run_id
+            )
+        case SendSignal():
+            await control.signal(command.run_id, command.name, command.data, key=command.key)
+        case CancelRun():
+            await control.cancel(command.run_id, command.reason)
+
+
+async def apply_command(
+    control: RunControl, bus: CommandBus, delivery: Delivery, clock: Clock, max_delay: float = 30.0
+) -> None:
+    """Apply one delivered command until it took effect or is refused for good."""
+    delay = 0.2
+    while True:
+        try:
+            await handle_command(control, delivery.job)
+            return
+        except LegatoError as exc:
+            if not exc.retryable:  # an unknown run or blueprint: say so, go on
+                log.error("command %r refused: %s", delivery.job, exc)
+                return
+            log.warning("command %r waits %.1fs: %s", delivery.job, delay, exc)
+        except Exception as exc:
+            log.exception("command %r failed; dead-lettered", delivery.job)
+            await bus.dead_letter(delivery, f"command failed: {exc!r}")
+            return
+        await clock.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, max_delay)
+
+
+async def consume_commands(control: RunControl, bus: CommandBus, clock: Clock) -> None:
+    async for delivery in bus.consume():
+        await apply_command(control, bus, delivery, clock)
+        await delivery.ack()

@@ -1,0 +1,148 @@
+"""The Coordinator contract. Subclass ``CoordinatorContract`` and give two fixtures:
+``coordinator`` (a fresh Coordinator) and ``lose_data`` (an async callable that makes
+it lose every key, as a restart without persistence or a flush would)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from legato.runtime import joins
+from legato.runtime.joins import JoinDecision as D
+from legato.runtime.joins import JoinMode
+
+# One join case: (expected, mode, arrivals as (predecessor, taken) in order).
+JoinCase = tuple[int, JoinMode, tuple[tuple[str, bool], ...]]
+
+
+def join_cases(count: int = 160, seed: int = 7) -> list[JoinCase]:
+    """Arrival sequences covering the join rule: every order of 2 and 3 predecessors
+    with every taken/skip choice, then seeded random sequences with repeats (a
+    predecessor always arrives with the same ``taken``, as its record is fixed)."""
+    cases: list[JoinCase] = []
+    for expected, mode in itertools.product((2, 3), ("all", "any")):
+        preds = [f"p{i}" for i in range(expected)]
+        for taken in itertools.product((True, False), repeat=expected):
+            for order in itertools.permutations(range(expected)):
+                seq = tuple((preds[i], taken[i]) for i in order)
+                cases.append((expected, mode, seq + seq[:1]))  # and the first one again
+    rng = random.Random(seed)
+    for _ in range(count):
+        expected = rng.randint(1, 5)
+        mode: JoinMode = rng.choice(("all", "any"))
+        taken = {f"p{i}": rng.random() < 0.5 for i in range(expected)}
+        seq = tuple((p, taken[p]) for p in rng.choices(list(taken), k=rng.randint(1, 9)))
+        cases.append((expected, mode, seq))
+    return cases
+
+
+def expected_decisions(case: JoinCase) -> list[D]:
+    """What ``legato.runtime.joins.arrive`` decides for each arrival of ``case``."""
+    expected, mode, seq = case
+    state = joins.JoinState()
+    return [joins.arrive(state, p, taken, expected, mode) for p, taken in seq]
+
+
+class CoordinatorContract:
+    """Joins decided by the one join rule, exclusive fenced leases, data loss."""
+
+    async def test_every_join_case_decides_as_the_join_rule(self, coordinator: Any) -> None:
+        run = uuid.uuid4().hex
+        for n, case in enumerate(join_cases()):
+            expected, mode, seq = case
+            got = [
+                await coordinator.arrive(run, f"j{n}", p, taken, expected, mode) for p, taken in seq
+            ]
+            assert got == expected_decisions(case), case
+
+    async def test_concurrent_arrivals_fire_exactly_once(self, coordinator: Any) -> None:
+        preds = [f"p{i}" for i in range(50)]
+        arrivals = [coordinator.arrive("r", "big", p, True, 50, "all") for p in preds * 2]
+        decisions = await asyncio.gather(*arrivals)
+        runs = [p for p, d in zip(preds * 2, decisions, strict=True) if d is D.RUN]
+        assert len(runs) in (1, 2) and len(set(runs)) == 1  # one decider (maybe seen twice)
+
+    async def test_fifty_concurrent_distinct_arrivals_fire_exactly_once(
+        self, coordinator: Any
+    ) -> None:
+        decisions = await asyncio.gather(
+            *(coordinator.arrive("r", "fan", f"p{i}", i % 3 != 0, 50, "all") for i in range(50))
+        )
+        assert decisions.count(D.RUN) == 1 and decisions.count(D.WAIT) == 49
+
+    async def test_fifty_concurrent_any_arrivals_take_exactly_one(self, coordinator: Any) -> None:
+        decisions = await asyncio.gather(
+            *(coordinator.arrive("r", "first", f"p{i}", True, 50, "any") for i in range(50))
+        )
+        assert decisions.count(D.RUN) == 1
+
+    async def test_joins_are_per_run_and_step(self, coordinator: Any) -> None:
+        assert await coordinator.arrive("r1", "j", "a", True, 2, "all") is D.WAIT
+        assert await coordinator.arrive("r2", "j", "b", True, 2, "all") is D.WAIT
+        assert await coordinator.arrive("r1", "j2", "b", True, 2, "all") is D.WAIT
+
+    async def test_forget_run_drops_its_joins_only(self, coordinator: Any) -> None:
+        c = coordinator
+        assert await c.arrive("gone", "j", "a", True, 2, "all") is D.WAIT
+        assert await c.arrive("kept", "j", "a", True, 2, "all") is D.WAIT
+        await c.forget_run("gone")
+        assert await c.arrive("gone", "j", "b", True, 2, "all") is D.WAIT  # "a" was forgotten
+        assert await c.arrive("kept", "j", "b", True, 2, "all") is D.RUN
+
+    async def test_leases_are_exclusive_and_fenced(self, coordinator: Any) -> None:
+        c = coordinator
+        t1 = (await c.acquire_lease("r", "s", "w1", 5.0)).token
+        assert t1 is not None
+        refused = await c.acquire_lease("r", "s", "w2", 5.0)
+        assert refused.token is None and 4.0 < refused.held_for <= 5.0
+        assert await c.renew_lease("r", "s", t1, 5.0)
+        await c.release_lease("r", "s", t1 + 100)  # a wrong token releases nothing
+        assert (await c.acquire_lease("r", "s", "w2", 5.0)).token is None
+        await c.release_lease("r", "s", t1)
+        t2 = (await c.acquire_lease("r", "s", "w2", 5.0)).token
+        assert t2 is not None and t2 > t1
+        assert not await c.renew_lease("r", "s", t1, 5.0)  # the old holder lost it
+
+    async def test_a_released_lease_can_be_taken_at_once(self, coordinator: Any) -> None:
+        c = coordinator
+        t1 = (await c.acquire_lease("r", "rel", "w1", 30.0)).token
+        assert t1 is not None
+        await c.release_lease("r", "rel", t1)
+        assert not await c.lease_held("r", "rel")
+        t2 = (await c.acquire_lease("r", "rel", "w2", 30.0)).token
+        assert t2 is not None and t2 > t1
+
+    async def test_an_expired_lease_can_be_taken(self, coordinator: Any) -> None:
+        assert not await coordinator.lease_held("r", "e")
+        t1 = (await coordinator.acquire_lease("r", "e", "w1", 0.05)).token
+        assert await coordinator.lease_held("r", "e")
+        await asyncio.sleep(0.12)
+        assert not await coordinator.lease_held("r", "e")
+        t2 = (await coordinator.acquire_lease("r", "e", "w2", 5.0)).token
+        assert t1 is not None and t2 is not None and t2 > t1
+
+    async def test_tokens_after_data_loss_are_greater_and_holders_keep_their_lease(
+        self, coordinator: Any, lose_data: Callable[[], Awaitable[None]]
+    ) -> None:
+        c = coordinator
+        old = (await c.acquire_lease("r", "x", "w1", 30.0)).token
+        taken = (await c.acquire_lease("r", "y", "w1", 30.0)).token
+        assert old is not None and taken is not None
+        epoch, _ = await c.epoch()
+        await asyncio.sleep(0.005)
+        await lose_data()
+        # The one caller that sees the new data first is told so (it repairs).
+        seen = await asyncio.gather(*(c.epoch() for _ in range(5)))
+        assert [created for _, created in seen].count(True) <= 1
+        assert len({e for e, _ in seen}) == 1 and seen[0][0] != epoch
+        # x's holder heartbeats: its lease is re-established, nobody else gets x.
+        assert await c.renew_lease("r", "x", old, 30.0)
+        assert (await c.acquire_lease("r", "x", "w2", 30.0)).token is None
+        # y's holder was slower: another worker took y, with a greater token.
+        new = (await c.acquire_lease("r", "y", "w2", 30.0)).token
+        assert new is not None and new > taken
+        assert not await c.renew_lease("r", "y", taken, 30.0)

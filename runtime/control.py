@@ -1,0 +1,159 @@
+"""Run control: start, signal, cancel, wait for and inspect runs.
+
+The client, the CLI and the reconciler use this; it runs no steps and needs no
+node code (a run of a registered blueprint is started from its structure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from legato.runtime.compiler import compile_structure
+from legato.runtime.ending import RunEnding
+from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
+from legato.runtime.history import fold
+from legato.runtime.ports import Backend
+from legato.runtime.registries import Registries
+from legato.runtime.registry import Registry
+from legato.runtime.waits import signal_name
+from legato.schemas import Event, Job, RunHeader, RunStarted, SignalReceived
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of a run, as ``legato run`` prints it."""
+
+    run_id: str
+    status: str
+    outputs: dict[str, Any]
+    error: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "status": self.status,
+            "outputs": self.outputs,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        out["context"] = self.context
+        return out
+
+
+class RunControl:
+    """Starts and steers runs on one backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        registries: Registries,
+        ending: RunEnding,
+        *,
+        tracer: Any = None,
+    ) -> None:
+        self.backend = backend
+        self.registries = registries
+        self.ending = ending
+        self.tracer = tracer
+
+    async def register(self, registry: Registry) -> Registry:
+        await self.backend.blueprints.put_blueprint(registry.blueprint)
+        self.registries.add(registry)
+        return registry
+
+    async def start(
+        self,
+        registry: Registry,
+        input: Any = None,
+        *,
+        run_id: str | None = None,
+        register: bool = True,
+    ) -> str:
+        """Create a run and enqueue its start steps; returns the run id. Starting an
+        existing ``run_id`` again starts nothing (idempotent)."""
+        if register:
+            await self.register(registry)
+        rid = run_id or uuid.uuid4().hex
+        now = self.backend.clock.now()
+        header = RunHeader(rid, registry.id, registry.version, "running", input, None, now, now)
+        event = RunStarted(
+            at=now, run_id=rid, blueprint_id=registry.id, version=registry.version, input=input
+        )
+        if await self.backend.store.create_run(header, event):
+            span = (
+                self.tracer.start_as_current_span(
+                    f"run {registry.id}", attributes={"legato.run_id": rid}
+                )
+                if self.tracer is not None
+                else contextlib.nullcontext()
+            )
+            with span:
+                await self.backend.bus.publish(
+                    [
+                        Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
+                        for n in registry.start
+                    ]
+                )
+        return rid
+
+    async def start_registered(
+        self, blueprint_id: str, version: str, input: Any = None, *, run_id: str | None = None
+    ) -> str:
+        """Start a run of a registered blueprint; this process needs none of its node code."""
+        bp = await self.backend.blueprints.get_blueprint(blueprint_id, version)
+        if bp is None:
+            raise UnknownBlueprintError(
+                f"blueprint {blueprint_id!r} version {version!r} is not registered"
+            )
+        return await self.start(compile_structure(bp), input, run_id=run_id, register=False)
+
+    async def status(self, run_id: str) -> RunHeader:
+        header = await self.backend.store.get_run(run_id)
+        if header is None:
+            raise RunNotFoundError(f"run {run_id!r} does not exist")
+        return header
+
+    async def history(self, run_id: str) -> list[Event]:
+        await self.status(run_id)
+        return await self.backend.store.history(run_id)
+
+    async def wait(self, run_id: str, *, timeout: float | None = None) -> RunResult:
+        header = await self.backend.store.wait_finished(run_id, timeout)
+        return await self.result(header)
+
+    async def result(self, header: RunHeader) -> RunResult:
+        """The run's outputs and final context, folded from its history."""
+        reg = await self.registries.structure(header.blueprint_id, header.version)
+        state = fold(await self.backend.store.history(header.run_id), reg)
+        return RunResult(header.run_id, header.status, state.outputs, header.error, state.context)
+
+    async def cancel(self, run_id: str, reason: str = "") -> bool:
+        """Cancel a running run: no new step starts, running ones are stopped at their
+        next heartbeat (at once in this process). False if it had already ended."""
+        await self.status(run_id)
+        return await self.ending.cancel(run_id, reason)
+
+    async def signal(
+        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+    ) -> bool:
+        """Send signal ``name`` (optionally ``key``ed) with ``data`` to a run.
+
+        The first signal of a name is kept, whether or not a step waits for it
+        yet; a step waiting for it is woken. False if the run has ended or the
+        signal was already received.
+        """
+        header = await self.status(run_id)
+        if header.status != "running":
+            return False
+        store = self.backend.store
+        full = signal_name(name, key)
+        event = SignalReceived(at=self.backend.clock.now(), name=full, data=data)
+        kept = await store.put_signal(run_id, full, data, event)
+        waiting = await store.get_waiters(run_id, full)
+        if waiting:
+            await self.backend.bus.publish(waiting)
+        return kept

@@ -1,0 +1,219 @@
+"""The worker role: consume jobs, run them through the step pipeline, fire timers, drain.
+
+A worker needs no client: it only handles the jobs its bus delivers. Each
+delivery is acknowledged once the pipeline has handled it (its effects are
+recorded, or it was handed over); a job whose handling raised is left
+unacknowledged and is delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from legato.runtime import metrics
+from legato.runtime.ending import RunEnding
+from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.lease import Leases
+from legato.runtime.middleware import (
+    Backoff,
+    Containment,
+    InFlight,
+    Lease,
+    LogScope,
+    Middleware,
+    Tracing,
+    UnknownBlueprint,
+    chain,
+)
+from legato.runtime.outcomes import DEFAULT_MAX_VALUE_BYTES
+from legato.runtime.pipeline import RegistrySource, StepCore, Work
+from legato.runtime.ports import Backend, Delivery
+
+log = logging.getLogger("legato.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker runs steps.
+
+    Attributes:
+        concurrency: jobs handled at once.
+        worker_id: names this worker in leases and history (default: random).
+        lease_ttl: seconds a step's lease lasts without a heartbeat: how soon a
+            dead worker's step may run elsewhere.
+        heartbeat_interval: seconds between heartbeats of a running step (default:
+            a quarter of ``lease_ttl``).
+        max_value_bytes: the size limit of a step's output and of each context value.
+        backoff_initial: first delay before a job is handled again after an outage.
+        backoff_max: the longest such delay.
+        max_redeliveries: times a job this worker cannot compile is re-published
+            for another worker before its run fails.
+        redelivery_delay: the first delay of those re-publications (it doubles).
+    """
+
+    concurrency: int = 64
+    worker_id: str | None = None
+    lease_ttl: float = 10.0
+    heartbeat_interval: float | None = None
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
+    backoff_initial: float = 0.2
+    backoff_max: float = 30.0
+    max_redeliveries: int = 12
+    redelivery_delay: float = 1.0
+
+    @property
+    def heartbeat(self) -> float:
+        return self.heartbeat_interval or self.lease_ttl / 4
+
+
+class Worker:
+    """Handles the jobs of one backend with ``settings.concurrency`` tasks."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        registries: RegistrySource,
+        settings: WorkerSettings,
+        ending: RunEnding,
+        *,
+        tracer: Any = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.worker_id = settings.worker_id or f"w-{uuid.uuid4().hex[:8]}"
+        self.leases = Leases(
+            backend.coordinator,
+            backend.store,
+            backend.clock,
+            owner=self.worker_id,
+            ttl=settings.lease_ttl,
+            interval=settings.heartbeat,
+        )
+        ending.listeners.append(self.leases.end_run)
+        self.core = StepCore(
+            backend,
+            registries,
+            self.leases,
+            ending,
+            worker_id=self.worker_id,
+            max_value_bytes=settings.max_value_bytes,
+        )
+        if middleware is None:
+            middleware = default_middleware(backend, ending, self.leases, settings, tracer)
+        self.handle = chain(middleware, self.core.handle)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def busy(self) -> int:
+        """Jobs being handled right now."""
+        return self._busy
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    def start(self) -> None:
+        """Start consuming (idempotent), and polling timers if they need it."""
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._consume(), name=f"legato-worker-{i}")
+            for i in range(self.settings.concurrency)
+        ]
+        if self.backend.timers.poll_interval is not None:
+            self._tasks.append(asyncio.create_task(self._poll_timers(), name="legato-timers"))
+
+    async def process(self, delivery: Delivery) -> bool:
+        """Handle one delivery and acknowledge it; False (not acknowledged) if its
+        handling raised: the bus delivers it again."""
+        self._busy += 1
+        self._idle.clear()
+        try:
+            await self.handle(Work(delivery.job, delivery.headers))
+        except Exception:
+            job = delivery.job
+            log.exception(
+                "job %s/%s not handled; it will be delivered again", job.run_id, job.step_id
+            )
+            return False
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+        await delivery.ack()
+        return True
+
+    async def _consume(self) -> None:
+        async for delivery in self.backend.bus.consume():
+            await self.process(delivery)
+
+    async def _poll_timers(self) -> None:
+        timers, clock = self.backend.timers, self.backend.clock
+        interval = timers.poll_interval or 0.1
+        delay = interval
+        while True:
+            try:
+                metrics.timers_fired(await timers.fire_due(self.backend.bus, clock.now()))
+                delay = interval
+            except BackendUnavailableError as exc:
+                log.warning("timers unavailable, retrying in %.1fs: %s", delay, exc)
+                delay = min(delay * 2, self.settings.backoff_max)
+            except Exception:
+                log.exception("firing timers failed")
+            await clock.sleep(delay)
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Stop taking jobs, let the ones in hand finish (up to ``timeout``), then stop.
+        Returns False if some were still running at the deadline (they are redelivered)."""
+        self.backend.bus.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        finished = self._busy == 0
+        await self.stop()
+        return finished
+
+    async def stop(self) -> None:
+        """Stop the consumer tasks and heartbeats (the backend stays open)."""
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.leases.close()
+
+
+def default_middleware(
+    backend: Backend,
+    ending: RunEnding,
+    leases: Leases,
+    settings: WorkerSettings,
+    tracer: Any = None,
+) -> list[Middleware]:
+    """The middleware of a worker, outermost first (see ``legato.runtime.middleware``)."""
+    clock = backend.clock
+    out: list[Middleware] = [LogScope()]
+    if tracer is not None:
+        out.append(Tracing(tracer))
+    out += [
+        InFlight(),
+        Containment(ending, clock),
+        Backoff(clock, settings.backoff_initial, settings.backoff_max),
+        UnknownBlueprint(
+            backend.timers,
+            ending,
+            clock,
+            limit=settings.max_redeliveries,
+            delay=settings.redelivery_delay,
+        ),
+        Lease(leases),
+    ]
+    return out
