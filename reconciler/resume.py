@@ -22,6 +22,7 @@ from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
 from legato.runtime.routing import Router
 from legato.runtime.steps import StepId
+from legato.runtime.tracing import stamp
 from legato.schemas import Job, RunHeader
 
 
@@ -79,7 +80,7 @@ class Resumer:
         # A step whose lease is live is running on a worker that heartbeats: leave it.
         coordinator = self.backend.coordinator
         held = await asyncio.gather(*(coordinator.lease_held(run_id, j.step_id) for j in due))
-        out = [j for j, h in zip(due, held, strict=True) if not h]
+        out = [stamp(j, state.trace) for j, h in zip(due, held, strict=True) if not h]
         if out:
             await self.backend.bus.publish(out)
         return Resumption(run_id, len(out), leased=sum(held), recheck_at=min(later, default=None))

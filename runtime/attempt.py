@@ -20,6 +20,7 @@ from legato.runtime.ports import RunStore, Timers
 from legato.runtime.registry import CompiledNode, Registry
 from legato.runtime.routing import decide
 from legato.runtime.stepcontext import Contexts
+from legato.runtime.tracing import stamp
 from legato.schemas import Job, RunHeader, StepRecord
 
 
@@ -119,4 +120,4 @@ class Attempts:
         assert node.timeout is not None
         # By then a dead worker's lease has expired (it was renewed at most at its death).
         at = started + node.timeout + self.leases.ttl + 0.5
-        await self.timers.schedule(at, msgspec.structs.replace(job, watchdog=True))
+        await self.timers.schedule(at, stamp(msgspec.structs.replace(job, watchdog=True)))

@@ -18,6 +18,7 @@ from legato.runtime.history import fold
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
+from legato.runtime.tracing import traceparent
 from legato.runtime.waits import signal_name
 from legato.schemas import Event, Job, RunHeader, RunStarted, SignalReceived
 
@@ -80,18 +81,23 @@ class RunControl:
         rid = run_id or uuid.uuid4().hex
         now = self.backend.clock.now()
         header = RunHeader(rid, registry.id, registry.version, "running", input, None, now, now)
-        event = RunStarted(
-            at=now, run_id=rid, blueprint_id=registry.id, version=registry.version, input=input
-        )
-        if await self.backend.store.create_run(header, event):
-            span = (
-                self.tracer.start_as_current_span(
-                    f"run {registry.id}", attributes={"legato.run_id": rid}
-                )
-                if self.tracer is not None
-                else contextlib.nullcontext()
+        span = (
+            self.tracer.start_as_current_span(
+                f"run {registry.id}", attributes={"legato.run_id": rid}
             )
-            with span:
+            if self.tracer is not None
+            else contextlib.nullcontext()
+        )
+        with span:
+            event = RunStarted(
+                at=now,
+                run_id=rid,
+                blueprint_id=registry.id,
+                version=registry.version,
+                input=input,
+                trace=traceparent(),
+            )
+            if await self.backend.store.create_run(header, event):
                 await self.backend.bus.publish(
                     [
                         Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)

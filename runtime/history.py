@@ -94,6 +94,7 @@ class RunState:
     blueprint_id: str = ""
     version: str = ""
     input: Any = None
+    trace: str | None = None
     status: str = "running"
     error: str | None = None
     steps: dict[str, StepState] = field(default_factory=dict)
@@ -122,6 +123,7 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
             case RunStarted():
                 state.run_id, state.blueprint_id = event.run_id, event.blueprint_id
                 state.version, state.input = event.version, event.input
+                state.trace = event.trace
             case StepCompleted():
                 prev = state.steps.get(event.step_id)
                 if prev is not None and prev.status in _RESOLVED:

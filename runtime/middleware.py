@@ -32,7 +32,7 @@ from legato.runtime.lease import Leases
 from legato.runtime.logcontext import job_scope
 from legato.runtime.pipeline import Work
 from legato.runtime.ports import Timers
-from legato.runtime.tracing import step_span
+from legato.runtime.tracing import stamp, step_span
 
 log = logging.getLogger("legato.worker")
 Handler = Callable[[Work], Awaitable[None]]
@@ -169,7 +169,7 @@ class UnknownBlueprint:
                         "%s; %s/%s re-enqueued in %.0fs", exc, job.run_id, job.step_id, delay
                     )
                     again = msgspec.structs.replace(job, redeliveries=job.redeliveries + 1)
-                    await self.timers.schedule(self.clock.now() + delay, again)
+                    await self.timers.schedule(self.clock.now() + delay, stamp(again))
                     return
                 error = f"step {job.step_id} could not run on any worker: {exc}"
                 await self.ending.fail(job.run_id, error, job.step_id)

@@ -37,6 +37,7 @@ from legato.runtime.lease import Holding, Leases
 from legato.runtime.ports import Backend
 from legato.runtime.registry import CompiledNode, Registry
 from legato.runtime.routing import Router
+from legato.runtime.tracing import stamp
 from legato.runtime.waits import Parked
 from legato.schemas import Job, RunHeader, StepFailed, StepRecord
 
@@ -169,7 +170,8 @@ class StepCore:
         wake-up job that arrived while the lease was held was handed over)."""
         await self.leases.release_now(holding)
         if parked.wake is not None:
-            await self.timers.schedule(*parked.wake)
+            at, wake = parked.wake
+            await self.timers.schedule(at, stamp(wake))
         if parked.signal is not None:
             found, _ = await self.store.get_signal(job.run_id, parked.signal)
             if found:
@@ -190,7 +192,7 @@ class StepCore:
 
     async def hand_over(self, job: Job, held_for: float) -> None:
         """Another worker holds the step: re-publish the job when its lease expires."""
-        await self.timers.schedule(self.clock.now() + held_for + _HANDOVER_MARGIN, job)
+        await self.timers.schedule(self.clock.now() + held_for + _HANDOVER_MARGIN, stamp(job))
 
     # -- failures ------------------------------------------------------------------------
 
@@ -238,7 +240,7 @@ class StepCore:
                 # Released first: a retry due at once must not find this attempt's lease.
                 await self.leases.release_now(holding)
                 retry = msgspec.structs.replace(job, attempt=job.attempt + 1, deadline=None)
-                await self.timers.schedule(failed.retry_at, retry)
+                await self.timers.schedule(failed.retry_at, stamp(retry))
             return
         if node.fallback is not None:
             fb = reg.nodes[node.fallback]

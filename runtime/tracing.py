@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
+import msgspec
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
@@ -24,6 +25,22 @@ def carrier() -> dict[str, str] | None:
     headers: dict[str, str] = {}
     propagate.inject(headers)
     return headers
+
+
+def traceparent() -> str | None:
+    """The current span's W3C ``traceparent``, or None outside a recording span."""
+    headers = carrier()
+    return headers.get("traceparent") if headers else None
+
+
+def stamp(job: Job, trace: str | None = None) -> Job:
+    """``job`` carrying ``trace`` (default: the current span), for a job that is
+    published later (a timer's, a waiter's, the reconciler's): its step's span then
+    continues the run's trace. A job that carries one already keeps it."""
+    if job.trace is not None:
+        return job
+    trace = trace or traceparent()
+    return job if trace is None else msgspec.structs.replace(job, trace=trace)
 
 
 def default_tracer() -> trace.Tracer | None:
@@ -41,6 +58,8 @@ def step_span(
     if tracer is None:
         yield
         return
+    if not headers and job.trace is not None:
+        headers = {"traceparent": job.trace}
     token = otel_context.attach(propagate.extract(headers)) if headers else None
     try:
         with tracer.start_as_current_span(

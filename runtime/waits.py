@@ -22,6 +22,7 @@ import msgspec
 from legato.runtime.errors import StepTimeoutError
 from legato.runtime.ports import RunStore
 from legato.runtime.registry import CompiledNode
+from legato.runtime.tracing import stamp
 from legato.schemas import Job, StepWaiting
 
 _EARLY = 0.0005  # timers may fire a hair early by another clock; re-arm rather than finish
@@ -90,7 +91,7 @@ async def wait(store: RunStore, now: float, node: CompiledNode, job: Job, value:
     name = signal_name(node.params["signal"], node.params.get("key"))
     found, data = await store.get_signal(job.run_id, name)
     if not found:
-        parked = msgspec.structs.replace(job, deadline=None)
+        parked = stamp(msgspec.structs.replace(job, deadline=None))
         await store.add_waiter(job.run_id, name, parked)
         found, data = await store.get_signal(job.run_id, name)
     if found:

@@ -24,6 +24,7 @@ class RunStarted(_Event, tag="run_started", frozen=True):
     blueprint_id: str
     version: str
     input: Any = None
+    trace: str | None = None  # W3C traceparent of the run's span
 
 
 class StepCompleted(_Event, tag="step_completed", frozen=True):

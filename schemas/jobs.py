@@ -13,7 +13,9 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     the job a durable timer publishes for a sleep or a signal wait. A ``watchdog``
     job is published by the durable timer of a step with a ``timeout``, once the
     timeout and a lease's time have passed: if the step is unresolved by then, its
-    run is resumed from the history (the step's worker died).
+    run is resumed from the history (the step's worker died). ``trace`` carries the
+    W3C ``traceparent`` of the span that made a job which is published later (by a
+    timer, a signal, the reconciler), so the whole run stays one trace.
     """
 
     run_id: str
@@ -27,3 +29,4 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     deadline: float | None = None  # a timer's due time (sleep / signal-wait timeout)
     redeliveries: int = 0  # times re-enqueued because no worker here could compile it
     watchdog: bool = False  # a timed step's durable timeout check (not a run of the step)
+    trace: str | None = None  # W3C traceparent, for jobs published later (timers, waits)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -39,3 +41,49 @@ async def test_no_tracer_no_spans() -> None:
         assert engine.tracer is None
         result = await engine.run(legato.compile(legato.Flow("plain").node("a", one)), None)
     assert result.status == "completed"
+
+
+async def test_defect_10_retries_sleeps_signals_and_the_reconciler_stay_in_the_runs_trace() -> None:
+    """Jobs published later (a retry's timer, a sleep's, a signal's wake-up, the
+    reconciler's re-drive) carry the run's trace: one run is one trace."""
+    from legato.reconciler import Reconciler
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    fast = legato.Retry(max_attempts=2, initial_delay=0.01, jitter=0.0)
+    attempts: list[int] = []
+
+    async def flaky(ctx: legato.StepContext) -> int:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise ConnectionError("once")
+        return 1
+
+    flow = (
+        legato.Flow("traced_later")
+        .node("flaky", flaky, retry=fast)
+        .node("nap", "legato.sleep", params={"seconds": 0.01})
+        .node("ok", "legato.wait_for_signal", params={"signal": "go"})
+        .node("end", one)
+        .edge("flaky", "nap")
+        .edge("nap", "ok")
+        .edge("ok", "end")
+    )
+    engine = legato.Engine(tracer=provider.get_tracer("test"))
+    async with engine:
+        engine.start_workers()
+        rid = await engine.start(legato.compile(flow), None)
+        for _ in range(500):  # until the wait parked (its step's span ended)
+            if any(s.name == "step ok" for s in exporter.get_finished_spans()):
+                break
+            await asyncio.sleep(0.01)
+        await Reconciler(engine.backend, stalled_after=0).run_once()  # re-drives nap, flaky
+        await engine.signal(rid, "go", True)
+        result = await engine.wait(rid, timeout=5)
+    assert result.status == "completed" and attempts == [1, 2]
+    spans = exporter.get_finished_spans()
+    (run_span,) = [s for s in spans if s.name == "run traced_later"]
+    steps = [s for s in spans if s.name.startswith("step ")]
+    assert len(steps) >= 6  # flaky x2, nap x2 (its timer's job), ok x2 (woken), end
+    assert {s.context.trace_id for s in spans} == {run_span.context.trace_id}

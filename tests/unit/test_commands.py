@@ -1,0 +1,67 @@
+"""The commands consumer (defect 2 of issue 10): an outage is waited out with the
+command kept; an unexpected error dead-letters the command and the consumer goes on;
+a refusal (unknown run or blueprint) is logged and the command acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import legato
+import legato.testing
+from legato.commands import consume_commands
+from legato.runtime.errors import BackendUnavailableError
+from legato.schemas.commands import CancelRun, SendSignal, StartRun
+
+
+@dataclass
+class Delivery:
+    job: Any
+    acked: bool = False
+    headers: Any = None
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+@dataclass
+class CommandBus:
+    deliveries: list[Delivery]
+    dead: list[tuple[Any, str]] = field(default_factory=list)
+
+    async def consume(self) -> Any:
+        for d in self.deliveries:
+            yield d
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        self.dead.append((delivery.job, reason))
+
+
+async def one(ctx: legato.StepContext) -> int:
+    return 1
+
+
+async def test_defect_02_commands_meeting_an_outage_or_a_bug_are_never_dropped() -> None:
+    store = legato.testing.Faults(legato.testing.backend().store)
+    store.fail("create_run", BackendUnavailableError("cassandra: no host"), times=3)
+    store.fail("get_run", RuntimeError("a bug"), when=lambda run_id: run_id == "boom")
+    clock = legato.testing.FakeClock()
+    engine = legato.Engine(legato.testing.backend(clock, store=store))
+    reg = await engine.register(legato.compile(legato.Flow("cmd").node("a", one)))
+    bus = CommandBus(
+        [
+            Delivery(StartRun(reg.id, "1", None, run_id="r1")),  # meets the outage
+            Delivery(SendSignal("no-such-run", "go")),  # refused: unknown run
+            Delivery(CancelRun("boom")),  # meets a bug: dead-lettered
+            Delivery(StartRun(reg.id, "1", None, run_id="r2")),  # the consumer goes on
+        ]
+    )
+    consuming = asyncio.ensure_future(consume_commands(engine.control, bus, clock))
+    await clock.run_until(lambda: all(d.acked for d in bus.deliveries), step=1.0, limit=120)
+    await consuming
+    assert store.calls["create_run"] == 3 + 1 + 1
+    assert (await engine.status("r1")).status == "running"
+    assert (await engine.status("r2")).status == "running"
+    assert [type(c).__name__ for c, _ in bus.dead] == ["CancelRun"]
+    assert "command failed: RuntimeError('a bug')" in bus.dead[0][1]
