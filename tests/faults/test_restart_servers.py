@@ -1,6 +1,5 @@
-"""Restart Kafka, then Cassandra, then Redis (each in its own test) while runs of
-mixed DAGs execute: every run completes after recovery, each step's completion is
-recorded once, and no worker exits.
+"""Restart Kafka, Cassandra or Redis (each in its own test) while runs of mixed DAGs
+execute (see ``tests/faults/load.py`` for what every fault test checks afterwards).
 
 The servers are the local ``legato dev`` ones (restarted through their pid files and
 ``devserver.up``); against other servers these tests skip, and under CI they fail.
@@ -9,9 +8,8 @@ The servers are the local ``legato dev`` ones (restarted through their pid files
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,29 +17,25 @@ from legato import devserver
 from legato.config import Settings
 from legato.devserver import DevOptions
 from legato.devserver.process import stop
-from tests.faults.test_kill_workers import RUNS, Disrupt, executions, run_load
+from tests.faults import ledger
+from tests.faults.load import RUNS, Disrupt, Load, run_load
 from tests.servers import require_restartable
 
 pytestmark = pytest.mark.integration
 
 
-def restart(name: str, opts: DevOptions, logs: Path, *, after: int, down_for: int) -> Disrupt:
-    """A disruption (see ``run_load``) that stops server ``name`` (SIGTERM, waits for
-    exit) once ``after`` steps have started (the fault nodes' log in ``logs``: mid-load,
-    however fast the machine), and starts it again ``down_for`` ticks later
-    (returning once it answers requests); it ends after the restart."""
+def restart(name: str, opts: DevOptions, *, after: int, down_for: int) -> Disrupt:
+    """Stop server ``name`` (SIGTERM, waits for exit) once ``after`` steps have
+    started (mid-load, however fast the machine), start it again ``down_for`` ticks
+    later (returning once it answers requests); the disruption ends then."""
     stopped: list[int] = []
 
-    async def disrupt(
-        tick: int,
-        workers: list[subprocess.Popen[bytes]],
-        new_worker: Callable[[str], subprocess.Popen[bytes]],
-    ) -> bool:
+    async def disrupt(load: Load) -> bool:
         if not stopped:
-            if executions(logs).count("\n") >= after:
+            if ledger.started(load.ledger) >= after:
                 await asyncio.to_thread(stop, opts.server_dir(name) / "pid", name)
-                stopped.append(tick)
-        elif tick >= stopped[0] + down_for:
+                stopped.append(load.tick)
+        elif load.tick >= stopped[0] + down_for:
             await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
             return False
         return True
@@ -49,9 +43,10 @@ def restart(name: str, opts: DevOptions, logs: Path, *, after: int, down_for: in
     return disrupt
 
 
-@pytest.mark.parametrize("name", ["kafka", "cassandra"])
+@pytest.mark.parametrize(("name", "down_for"), [("kafka", 10), ("cassandra", 10), ("redis", 4)])
 async def test_restart_under_load(
     name: str,
+    down_for: int,
     legato_settings: Settings,
     cassandra_keyspace: str,
     kafka_bootstrap: str,
@@ -62,18 +57,21 @@ async def test_restart_under_load(
     if name == "kafka":
         host, _, port = kafka_bootstrap.split(",")[0].rpartition(":")
         opts = require_restartable(name, host, int(port))
+    elif name == "redis":
+        parts = urlsplit(redis_url)
+        opts = require_restartable(name, parts.hostname or "", parts.port or 6379)
     else:
         cassandra = legato_settings.cassandra
         opts = require_restartable(name, cassandra.hosts[0], cassandra.port)
     try:
-        summary = await run_load(
+        summary, _ = await run_load(
             legato_settings,
             cassandra_keyspace,
             kafka_bootstrap,
             redis_url,
             tmp_path,
-            restart(name, opts, tmp_path, after=RUNS // 5, down_for=10),
+            restart(name, opts, after=RUNS // 5, down_for=down_for),
         )
     finally:  # whatever failed, the next tests get their servers back
         await asyncio.to_thread(devserver.up, opts, say=lambda m: None)
-    print(f"\nfaults ({name} restart): {summary}")
+    print(f"\nfaults ({name} restart, down {down_for / 2:.0f} s): {summary}")
