@@ -429,12 +429,23 @@ def _reach(start: str, adj: dict[str, list[str]]) -> set[str]:
 
 
 def _find_cycle(nodes: set[str], succ: dict[str, list[str]]) -> list[str]:
-    start = min(nodes)
+    """One cycle among ``nodes`` (those Kahn's algorithm could not order).
+
+    That set also holds nodes merely downstream of a cycle, which lead nowhere
+    inside it; peel them off first so that the walk below always finds a next node.
+    """
+    rest = set(nodes)
+    while True:
+        dead = {n for n in rest if not any(s in rest for s in succ[n])}
+        if not dead:
+            break
+        rest -= dead
+    start = min(rest)
     path = [start]
     seen = {start: 0}
     current = start
     while True:
-        current = next(s for s in succ[current] if s in nodes)
+        current = min(s for s in succ[current] if s in rest)
         if current in seen:
             return [*path[seen[current] :], current]
         seen[current] = len(path)

@@ -173,6 +173,18 @@ def test_undeclared_cycle() -> None:
     ]
 
 
+def test_a_cycle_with_an_edge_out_of_it_to_a_node_that_sorts_first() -> None:
+    # b is downstream of the cycle, so it is left unordered too, and sorts first.
+    data = {
+        "id": "x",
+        "nodes": nodes("s", "x", "y", "b"),
+        "edges": [edge("s", "x"), edge("x", "y"), edge("y", "x"), edge("y", "b")],
+    }
+    assert problems(data) == [
+        ("edges", "cycle x -> y -> x is not declared as a loop (mark its back edge with `loop:`)")
+    ]
+
+
 def test_bad_loop_edges() -> None:
     forward = {"id": "x", "nodes": nodes("a", "b", "c")}
     forward["edges"] = [edge("a", "b"), edge("b", "c", loop=True)]
