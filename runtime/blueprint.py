@@ -7,15 +7,15 @@ problem with its path before anything is compiled.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
+from legato.runtime.documents import check_shape, read_document
 from legato.runtime.errors import BlueprintError, Problem
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
 
 # Nested Struct fields, so that unknown keys are found at every level.
@@ -101,12 +101,20 @@ def _normalise_edge(raw: Any) -> Any:
     return raw
 
 
-def parse_blueprint(data: Any, source: str | None = None) -> Blueprint:
+def parse_blueprint(
+    data: Any, source: str | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> Blueprint:
     """Validate a decoded document and build a ``Blueprint``; raises
     ``BlueprintError`` listing every structural problem."""
-    problems: list[Problem] = []
+    return _parse(data, source, limits, [])
+
+
+def _parse(data: Any, source: str | None, limits: Limits, problems: list[Problem]) -> Blueprint:
     if not isinstance(data, Mapping):
         raise BlueprintError([Problem("", "a blueprint must be a mapping")], source)
+    shape = check_shape(data, limits)
+    if shape:  # unsafe to walk any further
+        raise BlueprintError(shape, source)
     _check_keys(data, Blueprint, "", problems)
     for key in ("id", "nodes"):
         if key not in data:
@@ -165,22 +173,10 @@ def _strip_unknown(obj: Any, cls: type) -> Any:
     return out
 
 
-def load_blueprint(path: str | Path) -> Blueprint:
+def load_blueprint(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Blueprint:
     """Read a YAML (``.yaml``/``.yml``) or JSON blueprint file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BlueprintError([Problem("", f"cannot read file: {exc.strerror}")], str(p)) from exc
-    try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise BlueprintError([Problem("", f"not valid {_format(p)}: {exc}")], str(p)) from exc
-    return parse_blueprint(data, str(p))
-
-
-def _format(p: Path) -> str:
-    return "JSON" if p.suffix == ".json" else "YAML"
+    data, problems = read_document(path, limits)
+    return _parse(data, str(path), limits, problems)
 
 
 NodeFunction = Callable[..., Any]

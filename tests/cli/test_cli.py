@@ -129,6 +129,18 @@ def test_missing_file_and_bad_yaml(workdir: Path, capsys: pytest.CaptureFixture[
     assert "not valid YAML" in err
 
 
+def test_validate_reports_duplicate_keys_and_refuses_an_alias_bomb(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_documents import BOMB
+
+    dup = write(workdir / "dup.yaml", "id: d\nnodes:\n  - {id: a, uses: 'steps:double'}\nid: e\n")
+    assert main(["validate", dup]) == 2
+    assert "  - id: duplicate key (line 4; first on line 1)" in capsys.readouterr().err
+    assert main(["validate", write(workdir / "bomb.yaml", BOMB)]) == 2
+    assert "aliases expand to more than 10000 values" in capsys.readouterr().err
+
+
 def test_validate(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bp = write(
         workdir / "bp.yaml",
