@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict, deque
 from collections.abc import Mapping
@@ -9,8 +10,10 @@ from types import MappingProxyType
 from typing import Any
 
 from legato.runtime.blueprint import Flow
+from legato.runtime.documents import read_document
 from legato.runtime.errors import BlueprintError, Problem
 from legato.runtime.expr import Expr, ExpressionCompileError, compile_expr
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.nodes import (
     Implementation,
     NodeCatalog,
@@ -19,6 +22,7 @@ from legato.runtime.nodes import (
     resolve,
 )
 from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Registry
+from legato.runtime.structure import Reading, read_blueprint
 from legato.runtime.waits import check_params
 from legato.schemas import Blueprint, Edge, Node
 
@@ -37,15 +41,21 @@ def freeze(value: Any) -> Any:
 
 
 class _Compiler:
-    def __init__(self, bp: Blueprint, catalog: NodeCatalog) -> None:
+    def __init__(self, bp: Blueprint, catalog: NodeCatalog, reading: Reading | None = None) -> None:
         self.bp = bp
         self.catalog = catalog
+        self.reading = reading or Reading(bp)
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self.index: dict[str, int] = {}
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+        # What parsing reported stands in for the value; a problem there is an echo.
+        if not self.reading.reported(path):
+            self.problems.append(Problem(path, message))
+
+    def all_problems(self) -> list[Problem]:
+        return [*self.reading.problems, *self.problems]
 
     def expr(self, source: str, allowed: tuple[str, ...], path: str) -> Expr | None:
         try:
@@ -64,6 +74,8 @@ class _Compiler:
             path = f"nodes[{i}]"
             if not _ID.match(node.id):
                 self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
+            parts = (self.impl(node, path), self.inputs(node, path))
+            self.check_config(node, path)
             if node.id in self.index:
                 self.problem(
                     f"{path}.id",
@@ -71,8 +83,7 @@ class _Compiler:
                 )
                 continue
             self.index[node.id] = i
-            out[node.id] = (self.impl(node, path), self.inputs(node, path))
-            self.check_config(node, path)
+            out[node.id] = parts
         return out
 
     def impl(self, node: Node, path: str) -> Implementation | None:
@@ -257,10 +268,11 @@ class _Compiler:
         fallbacks = self.check_fallbacks(succ, pred, back)
         order = self.topo_order(succ, pred)
         loops = self.loops(back, succ, pred) if len(order) == len(self.index) else []
-        if not self.problems and not [n for n in order if not pred[n] and n not in fallbacks]:
+        problems = self.all_problems()
+        if not problems and not [n for n in order if not pred[n] and n not in fallbacks]:
             self.problem("edges", "no start node: every node has a predecessor")
-        if self.problems and len(order) < len(self.index):
-            raise BlueprintError(self.problems)
+        if problems and len(order) < len(self.index):
+            raise BlueprintError(self.all_problems())
         # Built even with problems (when acyclic) so that ``inputs`` references are
         # checked too: one error lists every problem.
         return self.build(parts, forward, loops, order, fallbacks, succ, pred)
@@ -302,10 +314,10 @@ class _Compiler:
             out_edges[e.source].append(e)
             in_edges[e.target][e.source] = e
         head_of = {lp.head: lp for lp in loops}
-        nodes_join = {n.id: n.config.join for n in self.bp.nodes}
+        nodes_join = {nid: self.bp.nodes[i].config.join for nid, i in self.index.items()}
         nodes: dict[str, CompiledNode] = {}
-        for spec in self.bp.nodes:
-            nid = spec.id
+        for nid, i in self.index.items():
+            spec = self.bp.nodes[i]
             impl, inputs = parts[nid]
             if impl is None:  # already reported; stands in so the rest is checked
                 impl = Implementation(_unresolved, "async")
@@ -347,8 +359,8 @@ class _Compiler:
             warnings=tuple(self.warnings),
         )
         self.check_output_refs(registry)
-        if self.problems:
-            raise BlueprintError(self.problems)
+        if self.all_problems():
+            raise BlueprintError(self.all_problems())
         for n in order:
             if (
                 len(nodes) > 1
@@ -465,9 +477,49 @@ def compile_blueprint(
         merged = NodeCatalog()
         merged.update({n: cat.lookup(n) for n in cat.names()})  # type: ignore[misc]
         merged.update(blueprint.functions)
-        cat, blueprint = merged, blueprint.blueprint()
+        reading = read_blueprint(blueprint.document())
+        return _compile(reading, merged, source or f"flow {blueprint.id!r}")
+    if not isinstance(blueprint, Blueprint):
+        kind = type(blueprint).__name__
+        raise BlueprintError([Problem("", f"expected a Blueprint or a Flow, got {kind}")], source)
+    return _compile(Reading(blueprint), cat, source)
+
+
+def compile_document(
+    data: Any,
+    catalog: NodeCatalog | None = None,
+    *,
+    source: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Registry:
+    """Check a decoded document (a dict, as from YAML or JSON) and compile it.
+
+    Unlike ``compile_blueprint(parse_blueprint(data))``, structural problems do
+    not stop the other checks: the error lists them all.
+    """
+    cat = catalog if catalog is not None else default_catalog
+    return _compile(read_blueprint(data, limits), cat, source)
+
+
+def compile_file(
+    path: str | os.PathLike[str],
+    catalog: NodeCatalog | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Registry:
+    """Read a YAML/JSON blueprint file and compile it, listing every problem at once."""
+    data, problems = read_document(path, limits)
+    reading = read_blueprint(data, limits)
+    reading.problems[:0] = problems
+    cat = catalog if catalog is not None else default_catalog
+    return _compile(reading, cat, str(path))
+
+
+def _compile(reading: Reading, catalog: NodeCatalog, source: str | None) -> Registry:
+    if reading.blueprint is None:
+        raise BlueprintError(reading.problems, source)
     try:
-        return _Compiler(blueprint, cat).run()
+        return _Compiler(reading.blueprint, catalog, reading).run()
     except BlueprintError as exc:
         raise BlueprintError(exc.problems, source) from None
 

@@ -8,6 +8,7 @@ YAML and JSON readers otherwise resolve silently by keeping the last one.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,9 @@ def _too_deep(components: Sequence[Component], limits: Limits, line: int | None)
     return Problem(where, f"nested more than {limits.depth} levels deep{at}")
 
 
-def read_document(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[Problem]]:
+def read_document(
+    path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS
+) -> tuple[Any, list[Problem]]:
     """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) file into plain data.
 
     Returns the data and the problems that leave it readable (duplicate keys).

@@ -6,6 +6,8 @@ default). Durations are seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
@@ -74,6 +76,34 @@ class Blueprint(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_de
     edges: tuple[Edge, ...] = ()
     version: str = "1"
     metadata: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Shorthand:
+    """A form a document may give a field beyond the field's own type.
+
+    The parser expands it, and the JSON Schema allows it: both read
+    ``SHORTHANDS``, so they cannot disagree.
+    """
+
+    schema: dict[str, Any]  # JSON Schema of the extra form
+    name: str  # how messages name it
+    accepts: Callable[[Any], bool]
+    expand: Callable[[Any], Any]  # into a value of the field's own type
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+SHORTHANDS: dict[tuple[type, str], Shorthand] = {
+    # YAML reads `version: 1` as a number.
+    (Blueprint, "version"): Shorthand({"type": "number"}, "number", _is_number, str),
+    # `loop: true` is a loop with the default limit; `loop: false` is no loop.
+    (Edge, "loop"): Shorthand(
+        {"type": "boolean"}, "bool", lambda v: isinstance(v, bool), lambda v: {} if v else None
+    ),
+}
 
 
 def blueprint_json_schema() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
 from legato.config import Settings, add_config_argument, settings_from_cli
 from legato.runtime.blueprint import load_blueprint
-from legato.runtime.compiler import compile_blueprint
+from legato.runtime.compiler import compile_file
 from legato.runtime.errors import BlueprintError
 from legato.runtime.registry import Registry
 
@@ -94,7 +94,7 @@ def import_modules(names: list[str]) -> None:
 def _compile(args: argparse.Namespace) -> Registry | None:
     try:
         _prepare(args)
-        registry = compile_blueprint(load_blueprint(args.file), source=args.file)
+        registry = compile_file(args.file)
     except BlueprintError as exc:
         print(str(exc), file=sys.stderr)
         return None

@@ -30,11 +30,12 @@ def edge(source: str, target: str, **extra: Any) -> dict[str, Any]:
 
 def problems(data: Any) -> list[tuple[str, str]]:
     with pytest.raises(BlueprintError) as info:
-        compile_blueprint(parse_blueprint(data))
+        legato.compile(data)
     return [(p.path, p.message) for p in info.value.problems]
 
 
 def test_unknown_keys_at_every_level_with_suggestions() -> None:
+    # Problems come in the order of the document.
     data = {
         "id": "x",
         "nodez": [],
@@ -52,8 +53,8 @@ def test_unknown_keys_at_every_level_with_suggestions() -> None:
         ("nodez", "unknown key (did you mean 'nodes'?)"),
         ("nodes[0].usse", "unknown key (did you mean 'uses'?)"),
         ("nodes[0].config.retyr", "unknown key (did you mean 'retry'?)"),
-        ("nodes[0].config.timout", "unknown key (did you mean 'timeout'?)"),
         ("nodes[0].config.retry.max_attempt", "unknown key (did you mean 'max_attempts'?)"),
+        ("nodes[0].config.timout", "unknown key (did you mean 'timeout'?)"),
         ("edges[0].condtion", "unknown key (did you mean 'condition'?)"),
         ("edges[0].loop.max_iter", "unknown key (did you mean 'max_iterations'?)"),
         ("edges[1].sauce", "unknown key (did you mean 'source'?)"),
@@ -85,15 +86,15 @@ def test_wrong_types_are_all_reported() -> None:
         "edges": "x",
     }
     assert problems(data) == [
-        ("id", "expected a string, got int"),
-        ("version", "expected a string or a number"),
-        ("metadata", "expected a mapping"),
+        ("id", "Expected `str`, got `int`"),
+        ("version", "Expected `str | number`, got `array`"),
+        ("metadata", "Expected `object`, got `int`"),
         ("nodes[0].uses", "Expected `str`, got `int`"),
         ("nodes[0].params", "Expected `object`, got `array`"),
-        ("nodes[0].config.retry.max_attempts", "Expected `int`, got `str`"),
         ("nodes[0].config.timeout", "Expected `float | null`, got `str`"),
         ("nodes[0].config.join", "Invalid enum value 'some'"),
-        ("edges", "expected a list"),
+        ("nodes[0].config.retry.max_attempts", "Expected `int`, got `str`"),
+        ("edges", "Expected `array`, got `str`"),
     ]
 
 
@@ -105,10 +106,12 @@ def test_missing_id_and_nodes_and_node_fields() -> None:
     assert problems({"id": "x", "nodes": [{"uses": OK}, {"id": "b"}, 3]}) == [
         ("nodes[0].id", "required key missing"),
         ("nodes[1].uses", "required key missing"),
-        ("nodes[2]", "expected a mapping"),
+        ("nodes[2]", "Expected `object`, got `int`"),
     ]
     assert problems({"id": "x", "nodes": []}) == [("nodes", "a blueprint needs at least one node")]
-    assert problems([1]) == [("", "a blueprint must be a mapping")]
+    with pytest.raises(BlueprintError) as info:
+        parse_blueprint([1])
+    assert info.value.problems == (legato.Problem("", "a blueprint must be a mapping"),)
 
 
 def test_duplicate_ids_unknown_endpoints_duplicate_edges_bad_ids() -> None:
