@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -13,6 +13,7 @@ from legato.runtime.blueprint import Flow
 from legato.runtime.documents import read_document
 from legato.runtime.errors import BlueprintError, Problem
 from legato.runtime.expr import Expr, ExpressionCompileError, compile_expr
+from legato.runtime.graph import ends_run, find_loops, topological_order
 from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.nodes import (
     Implementation,
@@ -181,77 +182,6 @@ class _Compiler:
 
     # -- graph ---------------------------------------------------------------------------
 
-    def topo_order(self, succ: dict[str, list[str]], pred: dict[str, list[str]]) -> list[str]:
-        indeg = {n: len(pred[n]) for n in self.index}
-        queue = deque(n for n in self.index if indeg[n] == 0)
-        order: list[str] = []
-        while queue:
-            n = queue.popleft()
-            order.append(n)
-            for s in succ[n]:
-                indeg[s] -= 1
-                if indeg[s] == 0:
-                    queue.append(s)
-        if len(order) < len(self.index):
-            cyclic = {n for n in self.index if indeg[n] > 0}
-            cycle = _find_cycle(cyclic, succ)
-            self.problem(
-                "edges",
-                f"cycle {' -> '.join(cycle)} is not declared as a loop "
-                "(mark its back edge with `loop:`)",
-            )
-        return order
-
-    def loops(
-        self, back: list[CompiledEdge], succ: dict[str, list[str]], pred: dict[str, list[str]]
-    ) -> list[LoopInfo]:
-        loops: list[LoopInfo] = []
-        owner: dict[str, str] = {}
-        for e in back:
-            path = f"edges[{self._edge_index(e)}]"
-            head, tail = e.target, e.source
-            from_head = _reach(head, succ)
-            if tail not in from_head:
-                self.problem(
-                    path, f"loop edge {tail} -> {head} must go back to a node before {tail}"
-                )
-                continue
-            body = frozenset(from_head & _reach(tail, pred))
-            bad = False
-            for b in sorted(body, key=self.index.__getitem__):
-                outside_in = [p for p in pred[b] if p not in body]
-                if b != head and outside_in:
-                    self.problem(
-                        path,
-                        f"edge {outside_in[0]} -> {b} enters the loop body "
-                        f"other than at its first node {head!r}",
-                    )
-                    bad = True
-                outside_out = [s for s in succ[b] if s not in body]
-                if b != tail and outside_out:
-                    self.problem(
-                        path,
-                        f"edge {b} -> {outside_out[0]} leaves the loop body "
-                        f"other than from its last node {tail!r}",
-                    )
-                    bad = True
-                if b in owner:
-                    self.problem(
-                        path, f"loops overlap at node {b!r} (nested loops are not supported)"
-                    )
-                    bad = True
-            if not bad:
-                for b in body:
-                    owner[b] = head
-                loops.append(LoopInfo(head, tail, body, e))
-        return loops
-
-    def _edge_index(self, e: CompiledEdge) -> int:
-        for j, raw in enumerate(self.bp.edges):
-            if raw.source == e.source and raw.target == e.target:
-                return j
-        return -1
-
     def run(self) -> Registry:
         parts = self.check_nodes()
         edges = self.check_edges()
@@ -266,16 +196,33 @@ class _Compiler:
         for t in {t for t in tails if tails.count(t) > 1}:
             self.problem("edges", f"node {t!r} has more than one loop edge")
         fallbacks = self.check_fallbacks(succ, pred, back)
-        order = self.topo_order(succ, pred)
-        loops = self.loops(back, succ, pred) if len(order) == len(self.index) else []
-        problems = self.all_problems()
-        if not problems and not [n for n in order if not pred[n] and n not in fallbacks]:
-            self.problem("edges", "no start node: every node has a predecessor")
-        if problems and len(order) < len(self.index):
+        order, cycle = topological_order(self.index, succ, pred)
+        if cycle is not None:
+            self.problem(
+                "edges",
+                f"cycle {' -> '.join(cycle)} is not declared as a loop "
+                "(mark its back edge with `loop:`)",
+            )
+            # Without an order, which node runs before which is undefined: only
+            # references to unknown nodes can still be checked.
+            self.check_unknown_refs(parts)
             raise BlueprintError(self.all_problems())
-        # Built even with problems (when acyclic) so that ``inputs`` references are
-        # checked too: one error lists every problem.
+        loops, loop_problems = find_loops(back, succ, pred, self.index.__getitem__)
+        for lp in loop_problems:
+            self.problem(f"edges[{self.edge_index(lp.edge)}]", lp.message)
+        if not self.all_problems() and not [
+            n for n in order if not pred[n] and n not in fallbacks
+        ]:
+            self.problem("edges", "no start node: every node has a predecessor")
+        # Built even with problems so that ``inputs`` references are checked too:
+        # one error lists every problem.
         return self.build(parts, forward, loops, order, fallbacks, succ, pred)
+
+    def edge_index(self, e: CompiledEdge) -> int:
+        for j, raw in enumerate(self.bp.edges):
+            if raw.source == e.source and raw.target == e.target:
+                return j
+        return -1
 
     def check_fallbacks(
         self, succ: dict[str, list[str]], pred: dict[str, list[str]], back: list[CompiledEdge]
@@ -344,7 +291,7 @@ class _Compiler:
                 in_edges=MappingProxyType(in_edges[nid]),
                 out_edges=tuple(out_edges[nid]),
                 loop=loop_of.get(nid),
-                ends_run=_ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
+                ends_run=ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
                 input_keys=_keys(exprs),
                 route_keys=_keys(route),
                 output_refs=tuple(dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs)),
@@ -373,6 +320,13 @@ class _Compiler:
         object.__setattr__(registry, "warnings", tuple(self.warnings))
         return registry
 
+    def check_unknown_refs(self, parts: dict[str, tuple[Implementation | None, Any]]) -> None:
+        for nid, (_, inputs) in parts.items():
+            for ref in dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs):
+                if ref not in self.index:
+                    path = f"nodes[{self.index[nid]}].inputs"
+                    self.problem(path, f"outputs.{ref}: unknown node{self.hint(ref)}")
+
     def check_output_refs(self, reg: Registry) -> None:
         for node in reg.nodes.values():
             path = f"nodes[{self.index[node.id]}].inputs"
@@ -395,28 +349,6 @@ class _Compiler:
                     )
 
 
-def _ends_run(
-    nid: str,
-    succ: dict[str, list[str]],
-    pred: dict[str, list[str]],
-    fallbacks: frozenset[str],
-    loop_of: dict[str, LoopInfo],
-    joins: Mapping[str, str],
-) -> bool:
-    """Whether the run must wait for this node's own arrival before it completes.
-
-    A node whose resolution is implied by a successor's (one that waits for all its
-    predecessors) need not arrive; a sink, or a node feeding only ``any`` joins, must.
-    Inside a loop only the last node (under its plain id, at the loop's exit) counts.
-    """
-    if nid in fallbacks:
-        return False
-    lp = loop_of.get(nid)
-    if lp is not None and lp.tail != nid:
-        return False
-    return all(joins[s] == "any" and len(pred[s]) > 1 for s in succ[nid])
-
-
 def _exprs(inputs: Any) -> list[Expr]:
     if inputs is None:
         return []
@@ -427,41 +359,6 @@ def _exprs(inputs: Any) -> list[Expr]:
 
 def _keys(exprs: list[Expr]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for x in exprs for k in x.context_keys))
-
-
-def _reach(start: str, adj: dict[str, list[str]]) -> set[str]:
-    seen = {start}
-    stack = [start]
-    while stack:
-        for n in adj[stack.pop()]:
-            if n not in seen:
-                seen.add(n)
-                stack.append(n)
-    return seen
-
-
-def _find_cycle(nodes: set[str], succ: dict[str, list[str]]) -> list[str]:
-    """One cycle among ``nodes`` (those Kahn's algorithm could not order).
-
-    That set also holds nodes merely downstream of a cycle, which lead nowhere
-    inside it; peel them off first so that the walk below always finds a next node.
-    """
-    rest = set(nodes)
-    while True:
-        dead = {n for n in rest if not any(s in rest for s in succ[n])}
-        if not dead:
-            break
-        rest -= dead
-    start = min(rest)
-    path = [start]
-    seen = {start: 0}
-    current = start
-    while True:
-        current = min(s for s in succ[current] if s in rest)
-        if current in seen:
-            return [*path[seen[current] :], current]
-        seen[current] = len(path)
-        path.append(current)
 
 
 def compile_blueprint(

@@ -148,3 +148,18 @@ def test_a_flow_lists_its_problems_like_a_file() -> None:
     assert str(info.value).startswith("invalid blueprint flow 'f': 5 problems")
     with pytest.raises(BlueprintError):
         flow.blueprint()
+
+
+def test_an_undeclared_cycle_does_not_hide_unknown_inputs_references() -> None:
+    data = {
+        "id": "x",
+        "nodes": [
+            {"id": "a", "uses": OK},
+            {"id": "b", "uses": OK, "inputs": "outputs.zz"},
+        ],
+        "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "a"}],
+    }
+    assert problems(data) == [
+        ("edges", "cycle a -> b -> a is not declared as a loop (mark its back edge with `loop:`)"),
+        ("nodes[1].inputs", "outputs.zz: unknown node"),
+    ]
