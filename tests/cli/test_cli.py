@@ -109,14 +109,22 @@ def test_invalid_blueprint_exits_2_listing_every_problem(
             "--import no_such_module_xyz: No module named 'no_such_module_xyz'",
         ),
         (["run", "bp.yaml", "--input-file", "missing.json"], "--input-file: No such file"),
+        (
+            ["validate", "bp.yaml", "--import", "raises_at_import"],
+            "legato validate: --import raises_at_import: it raised RuntimeError: "
+            "set API_KEY first (at ",
+        ),
     ],
 )
 def test_usage_errors_exit_2(
     workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     write(workdir / "bp.yaml", "id: d\nnodes:\n  - {id: a, uses: 'steps:double'}\n")
+    write(workdir / "raises_at_import.py", "raise RuntimeError('set API_KEY first')\n")
     assert main(args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_missing_file_and_bad_yaml(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

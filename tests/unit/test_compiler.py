@@ -156,6 +156,41 @@ def test_unresolvable_uses() -> None:
     ]
 
 
+def test_a_module_that_raises_when_imported_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "raises_zz.py").write_text("x = 1\nraise ValueError('no config')\n")
+    (tmp_path / "exits_zz.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "syntax_zz.py").write_text("def f(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = {
+        "id": "x",
+        "nodes": [
+            {"id": "a", "uses": "raises_zz:f"},
+            {"id": "b", "uses": "exits_zz:f"},
+            {"id": "c", "uses": "syntax_zz:f"},
+        ],
+        "edges": [edge("a", "b"), edge("b", "c")],
+    }
+    assert problems(data) == [
+        (
+            "nodes[0].uses",
+            "unresolvable implementation: cannot import module 'raises_zz': "
+            f"it raised ValueError: no config (at {tmp_path / 'raises_zz.py'}:2)",
+        ),
+        (
+            "nodes[1].uses",
+            "unresolvable implementation: cannot import module 'exits_zz': "
+            f"it raised SystemExit: 3 (at {tmp_path / 'exits_zz.py'}:2)",
+        ),
+        (
+            "nodes[2].uses",
+            "unresolvable implementation: cannot import module 'syntax_zz': "
+            "it raised SyntaxError: invalid syntax (syntax_zz.py, line 1)",
+        ),
+    ]
+
+
 def test_a_class_without_exec_is_unresolvable() -> None:
     data = {"id": "x", "nodes": [{"id": "a", "uses": "tests.unit.test_compiler:NoExec"}]}
     assert problems(data) == [
