@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -13,6 +12,7 @@ from legato.runtime.blueprint import Flow
 from legato.runtime.documents import read_document
 from legato.runtime.errors import BlueprintError, Problem
 from legato.runtime.expr import Expr, ExpressionCompileError, compile_expr
+from legato.runtime.frozen import freeze
 from legato.runtime.graph import ends_run, find_loops, topological_order
 from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.nodes import (
@@ -30,15 +30,6 @@ from legato.schemas import Blueprint, Edge, Node
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 EDGE_VARIABLES = ("output", "input", "context", "iteration")
 INPUT_VARIABLES = ("input", "outputs", "context", "iteration")
-
-
-def freeze(value: Any) -> Any:
-    """A read-only deep copy: nodes cannot mutate what other steps share."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    return value
 
 
 class _Compiler:
