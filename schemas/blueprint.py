@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from legato.schemas._stable import stable_schema
+
 
 class Retry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """Retry policy: exponential backoff with jitter.
@@ -107,8 +109,21 @@ SHORTHANDS: dict[tuple[type, str], Shorthand] = {
 
 
 def blueprint_json_schema() -> dict[str, Any]:
-    """JSON Schema of blueprint documents, for editor completion and validation."""
-    schema: dict[str, Any] = msgspec.json.schema(Blueprint)
+    """JSON Schema of blueprint documents, for editor completion and validation.
+
+    It accepts exactly what the parser accepts: the Structs' schema, plus the
+    ``SHORTHANDS``. Semantic checks (ids, the graph, expressions) are the compiler's.
+    """
+    structs = (Blueprint, Edge, Loop, Node, NodeConfig, Retry)
+    schema = stable_schema(msgspec.json.schema(Blueprint), structs)
+    for (cls, name), short in SHORTHANDS.items():
+        prop = schema["$defs"][cls.__name__]["properties"][name]
+        if "anyOf" not in prop:
+            own = {k: v for k, v in prop.items() if k != "default"}
+            for k in own:
+                del prop[k]
+            prop["anyOf"] = [own]
+        prop["anyOf"].append(short.schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Legato blueprint"
     return schema

@@ -18,6 +18,8 @@ from typing import Any
 
 import msgspec
 
+from legato.schemas._stable import stable_schema
+
 
 class StartRun(msgspec.Struct, tag="start_run", tag_field="type", frozen=True):
     blueprint: str
@@ -43,6 +45,6 @@ Command = StartRun | SendSignal | CancelRun
 
 def command_json_schema() -> dict[str, Any]:
     """JSON Schema of the commands (for producers in other languages)."""
-    schema: dict[str, Any] = msgspec.json.schema(Command)
+    schema = stable_schema(msgspec.json.schema(Command), (StartRun, SendSignal, CancelRun))
     schema["title"] = "Legato command"
     return schema

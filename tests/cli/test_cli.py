@@ -190,6 +190,49 @@ def test_jsonschema_matches_the_committed_file(capsys: pytest.CaptureFixture[str
     assert printed["$defs"]["Node"]["required"] == ["id", "uses"]
 
 
+def test_the_schemas_do_not_depend_on_the_msgspec_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """msgspec releases before 0.19 put ``null`` first in an ``anyOf``, and those
+    before 0.23 kept docstrings indented; the generated files must not change."""
+    import msgspec
+
+    from legato.schemas import blueprint, commands
+
+    committed = Path(__file__).resolve().parents[2] / "schemas"
+    real = msgspec.json.schema
+
+    def older(tp: object) -> dict[str, object]:
+        schema: dict[str, object] = real(tp)
+        defs: dict[str, dict[str, object]] = schema.get("$defs", {})  # type: ignore[assignment]
+        for name, entry in defs.items():
+            cls = getattr(blueprint, name, None) or getattr(commands, name, None)
+            if cls is not None and cls.__doc__:
+                entry["description"] = cls.__doc__.strip()  # still indented
+        _null_first(schema)
+        return schema
+
+    monkeypatch.setattr(msgspec.json, "schema", older)
+    assert blueprint.blueprint_json_schema() == json.loads(
+        (committed / "blueprint.schema.json").read_text()
+    )
+    assert commands.command_json_schema() == json.loads(
+        (committed / "command.schema.json").read_text()
+    )
+
+
+def _null_first(value: object) -> None:
+    if isinstance(value, dict):
+        options = value.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            value["anyOf"] = [{"type": "null"}] + [o for o in options if o != {"type": "null"}]
+        for v in value.values():
+            _null_first(v)
+    elif isinstance(value, list):
+        for v in value:
+            _null_first(v)
+
+
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["frobnicate"]) == 2
 
