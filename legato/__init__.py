@@ -106,6 +106,7 @@ __all__ = [
     "Backend",
     "Blueprint",
     "BlueprintError",
+    "BlueprintSource",
     "Client",
     "Edge",
     "Engine",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -68,6 +69,8 @@ class _Compiler:
                 self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
             parts = (self.impl(node, path), self.inputs(node, path))
             self.check_config(node, path)
+            if self.reading.reported(f"{path}.id"):
+                continue  # checked, but nothing can refer to it
             if node.id in self.index:
                 self.problem(
                     f"{path}.id",
@@ -131,13 +134,15 @@ class _Compiler:
                 if name not in self.index:
                     self.problem(f"{path}.{end}", f"unknown node {name!r}{self.hint(name)}")
                     ok = False
+            # Edges with an unknown end (or one that did not parse) are not compared.
             pair = (e.source, e.target)
-            if pair in seen:
+            if ok and pair in seen:
                 self.problem(
                     path, f"duplicate edge {e.source} -> {e.target} (first at edges[{seen[pair]}])"
                 )
                 ok = False
-            seen.setdefault(pair, j)
+            elif ok:
+                seen[pair] = j
             if e.action is not None and not e.action:
                 self.problem(f"{path}.action", "must not be empty")
             if e.loop is not None and e.loop.max_iterations < 1:
@@ -396,20 +401,25 @@ def compile_file(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Registry:
     """Read a YAML/JSON blueprint file and compile it, listing every problem at once."""
-    data, problems = read_document(path, limits)
-    reading = read_blueprint(data, limits)
-    reading.problems[:0] = problems
+    data, duplicates = read_document(path, limits)
     cat = catalog if catalog is not None else default_catalog
-    return _compile(reading, cat, str(path))
+    return _compile(read_blueprint(data, limits), cat, str(path), duplicates)
 
 
-def _compile(reading: Reading, catalog: NodeCatalog, source: str | None) -> Registry:
+def _compile(
+    reading: Reading, catalog: NodeCatalog, source: str | None, first: Sequence[Problem] = ()
+) -> Registry:
+    """Compile what was read; ``first`` are problems found before (duplicate keys),
+    which, unlike the reading's, leave a usable value behind."""
     if reading.blueprint is None:
-        raise BlueprintError(reading.problems, source)
+        raise BlueprintError([*first, *reading.problems], source)
     try:
-        return _Compiler(reading.blueprint, catalog, reading).run()
+        registry = _Compiler(reading.blueprint, catalog, reading).run()
     except BlueprintError as exc:
-        raise BlueprintError(exc.problems, source) from None
+        raise BlueprintError([*first, *exc.problems], source) from None
+    if first:
+        raise BlueprintError(first, source)
+    return registry
 
 
 async def _unresolved(ctx: Any) -> Any:
