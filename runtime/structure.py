@@ -38,11 +38,9 @@ class Reading:
 
 
 def _within(path: str, outer: str) -> bool:
-    return (
-        outer == ""
-        or path == outer
-        or (path.startswith(outer) and path[len(outer)] in ".[")
-    )
+    if not outer or path == outer:
+        return True
+    return path.startswith(outer) and path[len(outer)] in ".["
 
 
 def read_blueprint(data: Any, limits: Limits = DEFAULT_LIMITS) -> Reading:
@@ -90,16 +88,16 @@ def _struct(obj: Any, cls: type, path: str, problems: list[Problem]) -> Any:
     for f in fields.values():
         if f.required and f.name not in obj:
             problems.append(Problem(_join(path, f.name), "required key missing"))
-        if f.required and f.name not in values:
+        if f.required and f.name not in values:  # required fields are strings or lists
             values[f.name] = () if get_origin(f.type) is tuple else ""
     return cls(**values)
 
 
 def _unknown(key: str, names: list[str]) -> str:
     hint = difflib.get_close_matches(key, names, n=1)
-    return f"unknown key (did you mean {hint[0]!r}?)" if hint else (
-        f"unknown key; known keys: {', '.join(names)}"
-    )
+    if hint:
+        return f"unknown key (did you mean {hint[0]!r}?)"
+    return f"unknown key; known keys: {', '.join(names)}"
 
 
 def _field(
