@@ -73,7 +73,10 @@ def compile(blueprint: BlueprintSource, catalog: NodeCatalog | None = None) -> R
     if isinstance(blueprint, Blueprint | Flow):
         return compile_blueprint(blueprint, catalog)
     given = type(blueprint).__name__
-    message = f"cannot compile a {given}: give a Blueprint, a Flow, a mapping or a file path"
+    message = (
+        f"cannot compile a value of type {given}: "
+        "expected a Blueprint, a Flow, a mapping or a path"
+    )
     raise BlueprintError([Problem("", message)])
 
 

@@ -31,7 +31,10 @@ def test_compile_and_run_take_a_document_or_a_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", [object(), 3, None, ["id", "x"]])
 def test_compile_and_run_refuse_other_things_with_a_blueprint_error(value: Any) -> None:
     kind = type(value).__name__
-    message = f"cannot compile a {kind}: give a Blueprint, a Flow, a mapping or a file path"
+    message = (
+        f"cannot compile a value of type {kind}: "
+        "expected a Blueprint, a Flow, a mapping or a path"
+    )
     with pytest.raises(legato.BlueprintError) as info:
         legato.compile(value)
     assert info.value.problems == (legato.Problem("", message),)
