@@ -15,10 +15,12 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from legato.runtime.blueprint import Flow, load_blueprint, parse_blueprint
-from legato.runtime.compiler import compile_blueprint
+from legato.runtime.compiler import compile_blueprint, compile_document, compile_file
 from legato.runtime.context import RunContext, StepContext
 from legato.runtime.control import RunResult
 from legato.runtime.engine import Engine as _Engine
@@ -56,15 +58,33 @@ def node(name: str) -> Any:
     return default_catalog.node(name)
 
 
-def compile(blueprint: Blueprint | Flow | str, catalog: NodeCatalog | None = None) -> Registry:
-    """Compile a blueprint (a ``Blueprint``, a ``Flow`` or a file path) into a ``Registry``."""
-    if isinstance(blueprint, str):
-        return compile_blueprint(load_blueprint(blueprint), catalog, source=blueprint)
-    return compile_blueprint(blueprint, catalog)
+#: What ``compile`` and ``run`` accept as a blueprint.
+BlueprintSource = Blueprint | Flow | Mapping[str, Any] | str | os.PathLike[str]
+
+
+def compile(blueprint: BlueprintSource, catalog: NodeCatalog | None = None) -> Registry:
+    """Compile a blueprint into a ``Registry``: a ``Blueprint``, a ``Flow``, a
+    document (a dict, as from YAML or JSON) or a file path.
+
+    Raises:
+        BlueprintError: listing every problem, each with its path in the document.
+    """
+    if isinstance(blueprint, str | os.PathLike):
+        return compile_file(blueprint, catalog)
+    if isinstance(blueprint, Mapping):
+        return compile_document(blueprint, catalog)
+    if isinstance(blueprint, Blueprint | Flow):
+        return compile_blueprint(blueprint, catalog)
+    given = type(blueprint).__name__
+    message = (
+        f"cannot compile a value of type {given}: "
+        "expected a Blueprint, a Flow, a mapping or a path"
+    )
+    raise BlueprintError([Problem("", message)])
 
 
 async def run(
-    blueprint: Registry | Blueprint | Flow | str, input: Any = None, *, timeout: float | None = None
+    blueprint: Registry | BlueprintSource, input: Any = None, *, timeout: float | None = None
 ) -> RunResult:
     """Run a blueprint embedded, to completion."""
     registry = blueprint if isinstance(blueprint, Registry) else compile(blueprint)
@@ -73,7 +93,7 @@ async def run(
 
 
 def run_sync(
-    blueprint: Registry | Blueprint | Flow | str, input: Any = None, *, timeout: float | None = None
+    blueprint: Registry | BlueprintSource, input: Any = None, *, timeout: float | None = None
 ) -> RunResult:
     """``run`` for code that is not async."""
     return asyncio.run(run(blueprint, input, timeout=timeout))
@@ -92,6 +112,7 @@ __all__ = [
     "Backend",
     "Blueprint",
     "BlueprintError",
+    "BlueprintSource",
     "Client",
     "Edge",
     "Engine",

@@ -1,186 +1,46 @@
 """Reading blueprints: YAML/JSON files, plain dicts, and a Python builder.
 
 Structural checks (unknown keys, wrong types, missing fields) collect every
-problem with its path before anything is compiled.
+problem with its path; ``legato.compile`` goes on to check the rest and
+reports everything in one error.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
+import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
-from legato.runtime.errors import BlueprintError, Problem
-from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
-
-# Nested Struct fields, so that unknown keys are found at every level.
-_NESTED: dict[type, dict[str, tuple[str, type]]] = {
-    Blueprint: {"nodes": ("list", Node), "edges": ("list", Edge)},
-    Node: {"config": ("one", NodeConfig)},
-    NodeConfig: {"retry": ("one", Retry)},
-    Edge: {"loop": ("one", Loop)},
-}
+from legato.runtime.documents import read_document
+from legato.runtime.errors import BlueprintError
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
+from legato.runtime.structure import read_blueprint
+from legato.schemas import Blueprint, Loop, Retry
 
 
-def _fields(cls: type) -> list[str]:
-    return [f.name for f in msgspec.structs.fields(cls)]
-
-
-def _check_keys(obj: Any, cls: type, path: str, problems: list[Problem]) -> None:
-    if not isinstance(obj, Mapping):
-        return  # the type check reports it
-    names = _fields(cls)
-    for key in obj:
-        if key not in names:
-            hint = difflib.get_close_matches(str(key), names, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(names)}"
-            problems.append(Problem(f"{path}.{key}" if path else str(key), f"unknown key{extra}"))
-    for key, (arity, sub) in _NESTED.get(cls, {}).items():
-        value = obj.get(key)
-        if value is None:
-            continue
-        if arity == "one":
-            _check_keys(value, sub, f"{path}.{key}" if path else key, problems)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                _check_keys(item, sub, f"{path}.{key}[{i}]" if path else f"{key}[{i}]", problems)
-
-
-def _convert(obj: Any, cls: type, path: str, problems: list[Problem]) -> Any:
-    try:
-        return msgspec.convert(obj, cls)
-    except msgspec.ValidationError as exc:
-        # msgspec stops at the first bad field; check each field so all are listed.
-        problems.extend(_field_problems(obj, cls, path) or [_problem(exc, path)])
-        return None
-
-
-def _problem(exc: msgspec.ValidationError, path: str) -> Problem:
-    message, where = str(exc), ""
-    if " - at `$" in message:
-        message, where = message.rsplit(" - at `$", 1)
-        where = where.rstrip("`")
-    return Problem(path + where, message)
-
-
-def _field_problems(obj: Any, cls: type, path: str) -> list[Problem]:
-    if not isinstance(obj, Mapping):
-        return []
-    out: list[Problem] = []
-    nested = _NESTED.get(cls, {})
-    for f in msgspec.structs.fields(cls):
-        where = f"{path}.{f.name}"
-        if f.name not in obj:
-            if f.required:
-                out.append(Problem(where, "required key missing"))
-            continue
-        value = obj[f.name]
-        sub = nested.get(f.name)
-        if sub is not None and sub[0] == "one" and isinstance(value, Mapping):
-            out.extend(_field_problems(value, sub[1], where))
-            continue
-        try:
-            msgspec.convert(value, f.type)
-        except msgspec.ValidationError as exc:
-            out.append(_problem(exc, where))
-    return out
-
-
-def _normalise_edge(raw: Any) -> Any:
-    if isinstance(raw, Mapping) and isinstance(raw.get("loop"), bool):
-        raw = dict(raw)
-        if raw["loop"]:
-            raw["loop"] = {}
-        else:
-            del raw["loop"]
-    return raw
-
-
-def parse_blueprint(data: Any, source: str | None = None) -> Blueprint:
+def parse_blueprint(
+    data: Any, source: str | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> Blueprint:
     """Validate a decoded document and build a ``Blueprint``; raises
     ``BlueprintError`` listing every structural problem."""
-    problems: list[Problem] = []
-    if not isinstance(data, Mapping):
-        raise BlueprintError([Problem("", "a blueprint must be a mapping")], source)
-    _check_keys(data, Blueprint, "", problems)
-    for key in ("id", "nodes"):
-        if key not in data:
-            problems.append(Problem(key, "required key missing"))
-    bp_id = data.get("id")
-    if bp_id is not None and not isinstance(bp_id, str):
-        problems.append(Problem("id", f"expected a string, got {type(bp_id).__name__}"))
-    version = data.get("version", "1")
-    if isinstance(version, int | float) and not isinstance(version, bool):
-        version = str(version)
-    if not isinstance(version, str):
-        problems.append(Problem("version", "expected a string or a number"))
-    metadata = data.get("metadata", {})
-    if not isinstance(metadata, Mapping):
-        problems.append(Problem("metadata", "expected a mapping"))
-    nodes: list[Node] = []
-    edges: list[Edge] = []
-    for key, cls, out in (("nodes", Node, nodes), ("edges", Edge, edges)):
-        items = data.get(key, [])
-        if not isinstance(items, list):
-            problems.append(Problem(key, "expected a list"))
-            continue
-        for i, raw in enumerate(items):
-            if cls is Edge:
-                raw = _normalise_edge(raw)
-            if not isinstance(raw, Mapping):
-                problems.append(Problem(f"{key}[{i}]", "expected a mapping"))
-                continue
-            known = {k: v for k, v in raw.items() if k in _fields(cls)}
-            value = _convert(_strip_unknown(known, cls), cls, f"{key}[{i}]", problems)
-            if value is not None:
-                out.append(value)
-    if problems:
-        raise BlueprintError(problems, source)
-    return Blueprint(
-        id=str(bp_id),
-        version=str(version),
-        nodes=tuple(nodes),
-        edges=tuple(edges),
-        metadata=dict(metadata),
-    )
+    reading = read_blueprint(data, limits)
+    if reading.problems or reading.blueprint is None:
+        raise BlueprintError(reading.problems, source)
+    return reading.blueprint
 
 
-def _strip_unknown(obj: Any, cls: type) -> Any:
-    """Drop unknown keys (already reported) so type errors are reported too."""
-    if not isinstance(obj, Mapping):
-        return obj
-    names = set(_fields(cls))
-    out = {k: v for k, v in obj.items() if k in names}
-    for key, (arity, sub) in _NESTED.get(cls, {}).items():
-        if key in out and out[key] is not None:
-            if arity == "one":
-                out[key] = _strip_unknown(out[key], sub)
-            elif isinstance(out[key], list):
-                out[key] = [_strip_unknown(item, sub) for item in out[key]]
-    return out
-
-
-def load_blueprint(path: str | Path) -> Blueprint:
+def load_blueprint(
+    path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS
+) -> Blueprint:
     """Read a YAML (``.yaml``/``.yml``) or JSON blueprint file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BlueprintError([Problem("", f"cannot read file: {exc.strerror}")], str(p)) from exc
-    try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise BlueprintError([Problem("", f"not valid {_format(p)}: {exc}")], str(p)) from exc
-    return parse_blueprint(data, str(p))
-
-
-def _format(p: Path) -> str:
-    return "JSON" if p.suffix == ".json" else "YAML"
+    data, problems = read_document(path, limits)
+    reading = read_blueprint(data, limits)
+    problems += reading.problems
+    if problems or reading.blueprint is None:
+        raise BlueprintError(problems, str(path))
+    return reading.blueprint
 
 
 NodeFunction = Callable[..., Any]
@@ -189,18 +49,21 @@ NodeFunction = Callable[..., Any]
 class Flow:
     """Build a blueprint in Python.
 
+    The builder records a document, checked as a file would be when the flow is
+    compiled: every mistake is then listed at once, each with its path.
+
     Example::
 
         flow = (Flow("etl").node("extract", extract).node("load", load, retry=Retry())
                 .edge("extract", "load"))
-        registry = flow.compile()
+        registry = legato.compile(flow)
     """
 
     def __init__(self, blueprint_id: str, version: str = "1") -> None:
         self.id = blueprint_id
         self.version = version
-        self._nodes: list[Node] = []
-        self._edges: list[Edge] = []
+        self._nodes: list[dict[str, Any]] = []
+        self._edges: list[dict[str, Any]] = []
         self._functions: dict[str, NodeFunction] = {}
 
     def node(
@@ -219,18 +82,13 @@ class Flow:
             name = f"{self.id}.{node_id}"
             self._functions[name] = uses
             uses = name
-        config = msgspec.convert(
-            {"retry": retry, "timeout": timeout, "fallback": fallback, "join": join}, NodeConfig
-        )
-        self._nodes.append(
-            Node(
-                id=node_id,
-                uses=uses,
-                params=dict(params or {}),
-                inputs=dict(inputs) if isinstance(inputs, Mapping) else inputs,
-                config=config,
-            )
-        )
+        config = _present(retry=_plain(retry), timeout=timeout, fallback=fallback)
+        if join != "all":
+            config["join"] = join
+        node = _present(id=node_id, uses=uses, params=_copy(params), inputs=_copy(inputs))
+        if config:
+            node["config"] = config
+        self._nodes.append(node)
         return self
 
     def edge(
@@ -243,8 +101,16 @@ class Flow:
         transform: str | None = None,
         loop: Loop | bool | None = None,
     ) -> Flow:
-        loop_spec = Loop() if loop is True else (loop or None)
-        self._edges.append(Edge(source, target, action, condition, transform, loop_spec))
+        self._edges.append(
+            _present(
+                source=source,
+                target=target,
+                action=action,
+                condition=condition,
+                transform=transform,
+                loop=_plain(loop),
+            )
+        )
         return self
 
     @property
@@ -252,7 +118,29 @@ class Flow:
         """Implementations passed as callables, under the names the nodes use."""
         return dict(self._functions)
 
+    def document(self) -> dict[str, Any]:
+        """The blueprint document built so far, as a file would hold it."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "nodes": [dict(n) for n in self._nodes],
+            "edges": [dict(e) for e in self._edges],
+        }
+
     def blueprint(self) -> Blueprint:
-        return Blueprint(
-            id=self.id, version=self.version, nodes=tuple(self._nodes), edges=tuple(self._edges)
-        )
+        """The checked ``Blueprint``; raises ``BlueprintError`` listing structural problems."""
+        return parse_blueprint(self.document(), f"flow {self.id!r}")
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    """A Struct argument (``Retry``, ``Loop``) as the mapping a document would hold."""
+    return msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
+
+
+def _copy(value: Any) -> Any:
+    # Later changes to the caller's dict must not change the flow.
+    return dict(value) if isinstance(value, Mapping) else value

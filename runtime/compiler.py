@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
 from legato.runtime.blueprint import Flow
+from legato.runtime.documents import read_document
 from legato.runtime.errors import BlueprintError, Problem
 from legato.runtime.expr import Expr, ExpressionCompileError, compile_expr
+from legato.runtime.frozen import freeze
+from legato.runtime.graph import ends_run, find_loops, topological_order
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.nodes import (
     Implementation,
     NodeCatalog,
@@ -19,6 +24,7 @@ from legato.runtime.nodes import (
     resolve,
 )
 from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Registry
+from legato.runtime.structure import Reading, read_blueprint
 from legato.runtime.waits import check_params
 from legato.schemas import Blueprint, Edge, Node
 
@@ -27,25 +33,22 @@ EDGE_VARIABLES = ("output", "input", "context", "iteration")
 INPUT_VARIABLES = ("input", "outputs", "context", "iteration")
 
 
-def freeze(value: Any) -> Any:
-    """A read-only deep copy: nodes cannot mutate what other steps share."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
 class _Compiler:
-    def __init__(self, bp: Blueprint, catalog: NodeCatalog) -> None:
+    def __init__(self, bp: Blueprint, catalog: NodeCatalog, reading: Reading | None = None) -> None:
         self.bp = bp
         self.catalog = catalog
+        self.reading = reading or Reading(bp)
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self.index: dict[str, int] = {}
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+        # What parsing reported stands in for the value; a problem there is an echo.
+        if not self.reading.reported(path):
+            self.problems.append(Problem(path, message))
+
+    def all_problems(self) -> list[Problem]:
+        return [*self.reading.problems, *self.problems]
 
     def expr(self, source: str, allowed: tuple[str, ...], path: str) -> Expr | None:
         try:
@@ -64,6 +67,10 @@ class _Compiler:
             path = f"nodes[{i}]"
             if not _ID.match(node.id):
                 self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
+            parts = (self.impl(node, path), self.inputs(node, path))
+            self.check_config(node, path)
+            if self.reading.reported(f"{path}.id"):
+                continue  # checked, but nothing can refer to it
             if node.id in self.index:
                 self.problem(
                     f"{path}.id",
@@ -71,8 +78,7 @@ class _Compiler:
                 )
                 continue
             self.index[node.id] = i
-            out[node.id] = (self.impl(node, path), self.inputs(node, path))
-            self.check_config(node, path)
+            out[node.id] = parts
         return out
 
     def impl(self, node: Node, path: str) -> Implementation | None:
@@ -128,13 +134,15 @@ class _Compiler:
                 if name not in self.index:
                     self.problem(f"{path}.{end}", f"unknown node {name!r}{self.hint(name)}")
                     ok = False
+            # Edges with an unknown end (or one that did not parse) are not compared.
             pair = (e.source, e.target)
-            if pair in seen:
+            if ok and pair in seen:
                 self.problem(
                     path, f"duplicate edge {e.source} -> {e.target} (first at edges[{seen[pair]}])"
                 )
                 ok = False
-            seen.setdefault(pair, j)
+            elif ok:
+                seen[pair] = j
             if e.action is not None and not e.action:
                 self.problem(f"{path}.action", "must not be empty")
             if e.loop is not None and e.loop.max_iterations < 1:
@@ -170,77 +178,6 @@ class _Compiler:
 
     # -- graph ---------------------------------------------------------------------------
 
-    def topo_order(self, succ: dict[str, list[str]], pred: dict[str, list[str]]) -> list[str]:
-        indeg = {n: len(pred[n]) for n in self.index}
-        queue = deque(n for n in self.index if indeg[n] == 0)
-        order: list[str] = []
-        while queue:
-            n = queue.popleft()
-            order.append(n)
-            for s in succ[n]:
-                indeg[s] -= 1
-                if indeg[s] == 0:
-                    queue.append(s)
-        if len(order) < len(self.index):
-            cyclic = {n for n in self.index if indeg[n] > 0}
-            cycle = _find_cycle(cyclic, succ)
-            self.problem(
-                "edges",
-                f"cycle {' -> '.join(cycle)} is not declared as a loop "
-                "(mark its back edge with `loop:`)",
-            )
-        return order
-
-    def loops(
-        self, back: list[CompiledEdge], succ: dict[str, list[str]], pred: dict[str, list[str]]
-    ) -> list[LoopInfo]:
-        loops: list[LoopInfo] = []
-        owner: dict[str, str] = {}
-        for e in back:
-            path = f"edges[{self._edge_index(e)}]"
-            head, tail = e.target, e.source
-            from_head = _reach(head, succ)
-            if tail not in from_head:
-                self.problem(
-                    path, f"loop edge {tail} -> {head} must go back to a node before {tail}"
-                )
-                continue
-            body = frozenset(from_head & _reach(tail, pred))
-            bad = False
-            for b in sorted(body, key=self.index.__getitem__):
-                outside_in = [p for p in pred[b] if p not in body]
-                if b != head and outside_in:
-                    self.problem(
-                        path,
-                        f"edge {outside_in[0]} -> {b} enters the loop body "
-                        f"other than at its first node {head!r}",
-                    )
-                    bad = True
-                outside_out = [s for s in succ[b] if s not in body]
-                if b != tail and outside_out:
-                    self.problem(
-                        path,
-                        f"edge {b} -> {outside_out[0]} leaves the loop body "
-                        f"other than from its last node {tail!r}",
-                    )
-                    bad = True
-                if b in owner:
-                    self.problem(
-                        path, f"loops overlap at node {b!r} (nested loops are not supported)"
-                    )
-                    bad = True
-            if not bad:
-                for b in body:
-                    owner[b] = head
-                loops.append(LoopInfo(head, tail, body, e))
-        return loops
-
-    def _edge_index(self, e: CompiledEdge) -> int:
-        for j, raw in enumerate(self.bp.edges):
-            if raw.source == e.source and raw.target == e.target:
-                return j
-        return -1
-
     def run(self) -> Registry:
         parts = self.check_nodes()
         edges = self.check_edges()
@@ -255,15 +192,33 @@ class _Compiler:
         for t in {t for t in tails if tails.count(t) > 1}:
             self.problem("edges", f"node {t!r} has more than one loop edge")
         fallbacks = self.check_fallbacks(succ, pred, back)
-        order = self.topo_order(succ, pred)
-        loops = self.loops(back, succ, pred) if len(order) == len(self.index) else []
-        if not self.problems and not [n for n in order if not pred[n] and n not in fallbacks]:
+        order, cycle = topological_order(self.index, succ, pred)
+        if cycle is not None:
+            self.problem(
+                "edges",
+                f"cycle {' -> '.join(cycle)} is not declared as a loop "
+                "(mark its back edge with `loop:`)",
+            )
+            # Without an order, which node runs before which is undefined: only
+            # references to unknown nodes can still be checked.
+            self.check_unknown_refs(parts)
+            raise BlueprintError(self.all_problems())
+        loops, loop_problems = find_loops(back, succ, pred, self.index.__getitem__)
+        for lp in loop_problems:
+            self.problem(f"edges[{self.edge_index(lp.edge)}]", lp.message)
+        if not self.all_problems() and not [
+            n for n in order if not pred[n] and n not in fallbacks
+        ]:
             self.problem("edges", "no start node: every node has a predecessor")
-        if self.problems and len(order) < len(self.index):
-            raise BlueprintError(self.problems)
-        # Built even with problems (when acyclic) so that ``inputs`` references are
-        # checked too: one error lists every problem.
+        # Built even with problems so that ``inputs`` references are checked too:
+        # one error lists every problem.
         return self.build(parts, forward, loops, order, fallbacks, succ, pred)
+
+    def edge_index(self, e: CompiledEdge) -> int:
+        for j, raw in enumerate(self.bp.edges):
+            if raw.source == e.source and raw.target == e.target:
+                return j
+        return -1
 
     def check_fallbacks(
         self, succ: dict[str, list[str]], pred: dict[str, list[str]], back: list[CompiledEdge]
@@ -302,10 +257,10 @@ class _Compiler:
             out_edges[e.source].append(e)
             in_edges[e.target][e.source] = e
         head_of = {lp.head: lp for lp in loops}
-        nodes_join = {n.id: n.config.join for n in self.bp.nodes}
+        nodes_join = {nid: self.bp.nodes[i].config.join for nid, i in self.index.items()}
         nodes: dict[str, CompiledNode] = {}
-        for spec in self.bp.nodes:
-            nid = spec.id
+        for nid, i in self.index.items():
+            spec = self.bp.nodes[i]
             impl, inputs = parts[nid]
             if impl is None:  # already reported; stands in so the rest is checked
                 impl = Implementation(_unresolved, "async")
@@ -332,7 +287,7 @@ class _Compiler:
                 in_edges=MappingProxyType(in_edges[nid]),
                 out_edges=tuple(out_edges[nid]),
                 loop=loop_of.get(nid),
-                ends_run=_ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
+                ends_run=ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
                 input_keys=_keys(exprs),
                 route_keys=_keys(route),
                 output_refs=tuple(dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs)),
@@ -347,8 +302,8 @@ class _Compiler:
             warnings=tuple(self.warnings),
         )
         self.check_output_refs(registry)
-        if self.problems:
-            raise BlueprintError(self.problems)
+        if self.all_problems():
+            raise BlueprintError(self.all_problems())
         for n in order:
             if (
                 len(nodes) > 1
@@ -360,6 +315,13 @@ class _Compiler:
                 self.warnings.append(f"node {n!r} has no edges; it runs as a start node of its own")
         object.__setattr__(registry, "warnings", tuple(self.warnings))
         return registry
+
+    def check_unknown_refs(self, parts: dict[str, tuple[Implementation | None, Any]]) -> None:
+        for nid, (_, inputs) in parts.items():
+            for ref in dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs):
+                if ref not in self.index:
+                    path = f"nodes[{self.index[nid]}].inputs"
+                    self.problem(path, f"outputs.{ref}: unknown node{self.hint(ref)}")
 
     def check_output_refs(self, reg: Registry) -> None:
         for node in reg.nodes.values():
@@ -383,28 +345,6 @@ class _Compiler:
                     )
 
 
-def _ends_run(
-    nid: str,
-    succ: dict[str, list[str]],
-    pred: dict[str, list[str]],
-    fallbacks: frozenset[str],
-    loop_of: dict[str, LoopInfo],
-    joins: Mapping[str, str],
-) -> bool:
-    """Whether the run must wait for this node's own arrival before it completes.
-
-    A node whose resolution is implied by a successor's (one that waits for all its
-    predecessors) need not arrive; a sink, or a node feeding only ``any`` joins, must.
-    Inside a loop only the last node (under its plain id, at the loop's exit) counts.
-    """
-    if nid in fallbacks:
-        return False
-    lp = loop_of.get(nid)
-    if lp is not None and lp.tail != nid:
-        return False
-    return all(joins[s] == "any" and len(pred[s]) > 1 for s in succ[nid])
-
-
 def _exprs(inputs: Any) -> list[Expr]:
     if inputs is None:
         return []
@@ -415,30 +355,6 @@ def _exprs(inputs: Any) -> list[Expr]:
 
 def _keys(exprs: list[Expr]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for x in exprs for k in x.context_keys))
-
-
-def _reach(start: str, adj: dict[str, list[str]]) -> set[str]:
-    seen = {start}
-    stack = [start]
-    while stack:
-        for n in adj[stack.pop()]:
-            if n not in seen:
-                seen.add(n)
-                stack.append(n)
-    return seen
-
-
-def _find_cycle(nodes: set[str], succ: dict[str, list[str]]) -> list[str]:
-    start = min(nodes)
-    path = [start]
-    seen = {start: 0}
-    current = start
-    while True:
-        current = next(s for s in succ[current] if s in nodes)
-        if current in seen:
-            return [*path[seen[current] :], current]
-        seen[current] = len(path)
-        path.append(current)
 
 
 def compile_blueprint(
@@ -454,11 +370,56 @@ def compile_blueprint(
         merged = NodeCatalog()
         merged.update({n: cat.lookup(n) for n in cat.names()})  # type: ignore[misc]
         merged.update(blueprint.functions)
-        cat, blueprint = merged, blueprint.blueprint()
+        reading = read_blueprint(blueprint.document())
+        return _compile(reading, merged, source or f"flow {blueprint.id!r}")
+    if not isinstance(blueprint, Blueprint):
+        kind = type(blueprint).__name__
+        raise BlueprintError([Problem("", f"expected a Blueprint or a Flow, got {kind}")], source)
+    return _compile(Reading(blueprint), cat, source)
+
+
+def compile_document(
+    data: Any,
+    catalog: NodeCatalog | None = None,
+    *,
+    source: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Registry:
+    """Check a decoded document (a dict, as from YAML or JSON) and compile it.
+
+    Unlike ``compile_blueprint(parse_blueprint(data))``, structural problems do
+    not stop the other checks: the error lists them all.
+    """
+    cat = catalog if catalog is not None else default_catalog
+    return _compile(read_blueprint(data, limits), cat, source)
+
+
+def compile_file(
+    path: str | os.PathLike[str],
+    catalog: NodeCatalog | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Registry:
+    """Read a YAML/JSON blueprint file and compile it, listing every problem at once."""
+    data, duplicates = read_document(path, limits)
+    cat = catalog if catalog is not None else default_catalog
+    return _compile(read_blueprint(data, limits), cat, str(path), duplicates)
+
+
+def _compile(
+    reading: Reading, catalog: NodeCatalog, source: str | None, first: Sequence[Problem] = ()
+) -> Registry:
+    """Compile what was read; ``first`` are problems found before (duplicate keys),
+    which, unlike the reading's, leave a usable value behind."""
+    if reading.blueprint is None:
+        raise BlueprintError([*first, *reading.problems], source)
     try:
-        return _Compiler(blueprint, cat).run()
+        registry = _Compiler(reading.blueprint, catalog, reading).run()
     except BlueprintError as exc:
-        raise BlueprintError(exc.problems, source) from None
+        raise BlueprintError([*first, *exc.problems], source) from None
+    if first:
+        raise BlueprintError(first, source)
+    return registry
 
 
 async def _unresolved(ctx: Any) -> Any:

@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import importlib
 import inspect
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
         )
     module_name, _, attr = uses.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = import_module(module_name)
     except ImportError as exc:
         raise LookupError(f"cannot import module {module_name!r}: {exc}") from exc
     target: Any = module
@@ -106,6 +107,28 @@ def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
     if not callable(target):
         raise LookupError(f"{uses!r} is not callable")
     return target  # type: ignore[no-any-return]
+
+
+def import_module(name: str) -> Any:
+    """``importlib.import_module``, where anything the module raises while it is
+    imported (a bug in it, a ``sys.exit()`` at top level) becomes an ``ImportError``
+    naming the module, the exception and where it was raised."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise ImportError(_raised_at_import(exc), name=name) from exc
+
+
+def _raised_at_import(exc: BaseException) -> str:
+    name = type(exc).__name__
+    message = f"it raised {name}: {exc}" if str(exc) else f"it raised {name}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    # A SyntaxError's text says where already; its traceback ends in importlib.
+    if frames and not isinstance(exc, SyntaxError):
+        message += f" (at {frames[-1].filename}:{frames[-1].lineno})"
+    return message
 
 
 class NodeCrashError(StepError):

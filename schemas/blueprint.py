@@ -6,9 +6,13 @@ default). Durations are seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+
+from legato.schemas._stable import stable_schema
 
 
 class Retry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
@@ -76,9 +80,50 @@ class Blueprint(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_de
     metadata: dict[str, Any] = {}
 
 
+@dataclass(frozen=True)
+class Shorthand:
+    """A form a document may give a field beyond the field's own type.
+
+    The parser expands it, and the JSON Schema allows it: both read
+    ``SHORTHANDS``, so they cannot disagree.
+    """
+
+    schema: dict[str, Any]  # JSON Schema of the extra form
+    name: str  # how messages name it
+    accepts: Callable[[Any], bool]
+    expand: Callable[[Any], Any]  # into a value of the field's own type
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+SHORTHANDS: dict[tuple[type, str], Shorthand] = {
+    # YAML reads `version: 1` as a number.
+    (Blueprint, "version"): Shorthand({"type": "number"}, "number", _is_number, str),
+    # `loop: true` is a loop with the default limit; `loop: false` is no loop.
+    (Edge, "loop"): Shorthand(
+        {"type": "boolean"}, "bool", lambda v: isinstance(v, bool), lambda v: {} if v else None
+    ),
+}
+
+
 def blueprint_json_schema() -> dict[str, Any]:
-    """JSON Schema of blueprint documents, for editor completion and validation."""
-    schema: dict[str, Any] = msgspec.json.schema(Blueprint)
+    """JSON Schema of blueprint documents, for editor completion and validation.
+
+    It accepts exactly what the parser accepts: the Structs' schema, plus the
+    ``SHORTHANDS``. Semantic checks (ids, the graph, expressions) are the compiler's.
+    """
+    structs = (Blueprint, Edge, Loop, Node, NodeConfig, Retry)
+    schema = stable_schema(msgspec.json.schema(Blueprint), structs)
+    for (cls, name), short in SHORTHANDS.items():
+        prop = schema["$defs"][cls.__name__]["properties"][name]
+        if "anyOf" not in prop:
+            own = {k: v for k, v in prop.items() if k != "default"}
+            for k in own:
+                del prop[k]
+            prop["anyOf"] = [own]
+        prop["anyOf"].append(short.schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Legato blueprint"
     return schema

@@ -18,6 +18,8 @@ from typing import Any
 
 import msgspec
 
+from legato.schemas._stable import stable_schema
+
 
 class StartRun(msgspec.Struct, tag="start_run", tag_field="type", frozen=True):
     blueprint: str
@@ -49,6 +51,6 @@ def decode_command(raw: bytes) -> Command:
 
 def command_json_schema() -> dict[str, Any]:
     """JSON Schema of the commands (for producers in other languages)."""
-    schema: dict[str, Any] = msgspec.json.schema(Command)
+    schema = stable_schema(msgspec.json.schema(Command), (StartRun, SendSignal, CancelRun))
     schema["title"] = "Legato command"
     return schema

@@ -116,3 +116,13 @@ def test_builder_example() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["outputs"]["greet"] == "Hello, Ada! (3 letters checked)"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_validates_against_the_committed_json_schema(path: Path) -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((EXAMPLES.parent / "schemas" / "blueprint.schema.json").read_text())
+    errors = jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(path.read_text()))
+    assert [e.message for e in errors] == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import sys
@@ -15,8 +14,9 @@ from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
 from legato.config import Settings, add_config_argument, settings_from_cli
 from legato.runtime.blueprint import load_blueprint
-from legato.runtime.compiler import compile_blueprint
+from legato.runtime.compiler import compile_file
 from legato.runtime.errors import BlueprintError
+from legato.runtime.nodes import import_module
 from legato.runtime.registry import Registry
 
 
@@ -86,7 +86,7 @@ def import_modules(names: list[str]) -> None:
         sys.path.insert(0, str(Path.cwd()))
     for name in names:
         try:
-            importlib.import_module(name)
+            import_module(name)
         except ImportError as exc:
             raise UsageError(f"--import {name}: {exc}") from exc
 
@@ -94,7 +94,7 @@ def import_modules(names: list[str]) -> None:
 def _compile(args: argparse.Namespace) -> Registry | None:
     try:
         _prepare(args)
-        registry = compile_blueprint(load_blueprint(args.file), source=args.file)
+        registry = compile_file(args.file)
     except BlueprintError as exc:
         print(str(exc), file=sys.stderr)
         return None

@@ -109,14 +109,22 @@ def test_invalid_blueprint_exits_2_listing_every_problem(
             "--import no_such_module_xyz: No module named 'no_such_module_xyz'",
         ),
         (["run", "bp.yaml", "--input-file", "missing.json"], "--input-file: No such file"),
+        (
+            ["validate", "bp.yaml", "--import", "raises_at_import"],
+            "legato validate: --import raises_at_import: it raised RuntimeError: "
+            "set API_KEY first (at ",
+        ),
     ],
 )
 def test_usage_errors_exit_2(
     workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     write(workdir / "bp.yaml", "id: d\nnodes:\n  - {id: a, uses: 'steps:double'}\n")
+    write(workdir / "raises_at_import.py", "raise RuntimeError('set API_KEY first')\n")
     assert main(args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_missing_file_and_bad_yaml(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,6 +135,18 @@ def test_missing_file_and_bad_yaml(workdir: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "invalid blueprint bad.yaml: 1 problem" in err
     assert "not valid YAML" in err
+
+
+def test_validate_reports_duplicate_keys_and_refuses_an_alias_bomb(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_documents import BOMB
+
+    dup = write(workdir / "dup.yaml", "id: d\nnodes:\n  - {id: a, uses: 'steps:double'}\nid: e\n")
+    assert main(["validate", dup]) == 2
+    assert "  - id: duplicate key (line 4; first on line 1)" in capsys.readouterr().err
+    assert main(["validate", write(workdir / "bomb.yaml", BOMB)]) == 2
+    assert "aliases expand to more than 10000 values" in capsys.readouterr().err
 
 
 def test_validate(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,6 +188,49 @@ def test_jsonschema_matches_the_committed_file(capsys: pytest.CaptureFixture[str
         committed
     )
     assert printed["$defs"]["Node"]["required"] == ["id", "uses"]
+
+
+def test_the_schemas_do_not_depend_on_the_msgspec_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """msgspec releases before 0.19 put ``null`` first in an ``anyOf``, and those
+    before 0.23 kept docstrings indented; the generated files must not change."""
+    import msgspec
+
+    from legato.schemas import blueprint, commands
+
+    committed = Path(__file__).resolve().parents[2] / "schemas"
+    real = msgspec.json.schema
+
+    def older(tp: object) -> dict[str, object]:
+        schema: dict[str, object] = real(tp)
+        defs: dict[str, dict[str, object]] = schema.get("$defs", {})  # type: ignore[assignment]
+        for name, entry in defs.items():
+            cls = getattr(blueprint, name, None) or getattr(commands, name, None)
+            if cls is not None and cls.__doc__:
+                entry["description"] = cls.__doc__.strip()  # still indented
+        _null_first(schema)
+        return schema
+
+    monkeypatch.setattr(msgspec.json, "schema", older)
+    assert blueprint.blueprint_json_schema() == json.loads(
+        (committed / "blueprint.schema.json").read_text()
+    )
+    assert commands.command_json_schema() == json.loads(
+        (committed / "command.schema.json").read_text()
+    )
+
+
+def _null_first(value: object) -> None:
+    if isinstance(value, dict):
+        options = value.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            value["anyOf"] = [{"type": "null"}] + [o for o in options if o != {"type": "null"}]
+        for v in value.values():
+            _null_first(v)
+    elif isinstance(value, list):
+        for v in value:
+            _null_first(v)
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,11 +30,12 @@ def edge(source: str, target: str, **extra: Any) -> dict[str, Any]:
 
 def problems(data: Any) -> list[tuple[str, str]]:
     with pytest.raises(BlueprintError) as info:
-        compile_blueprint(parse_blueprint(data))
+        legato.compile(data)
     return [(p.path, p.message) for p in info.value.problems]
 
 
 def test_unknown_keys_at_every_level_with_suggestions() -> None:
+    # Problems come in the order of the document.
     data = {
         "id": "x",
         "nodez": [],
@@ -52,8 +53,8 @@ def test_unknown_keys_at_every_level_with_suggestions() -> None:
         ("nodez", "unknown key (did you mean 'nodes'?)"),
         ("nodes[0].usse", "unknown key (did you mean 'uses'?)"),
         ("nodes[0].config.retyr", "unknown key (did you mean 'retry'?)"),
-        ("nodes[0].config.timout", "unknown key (did you mean 'timeout'?)"),
         ("nodes[0].config.retry.max_attempt", "unknown key (did you mean 'max_attempts'?)"),
+        ("nodes[0].config.timout", "unknown key (did you mean 'timeout'?)"),
         ("edges[0].condtion", "unknown key (did you mean 'condition'?)"),
         ("edges[0].loop.max_iter", "unknown key (did you mean 'max_iterations'?)"),
         ("edges[1].sauce", "unknown key (did you mean 'source'?)"),
@@ -85,15 +86,15 @@ def test_wrong_types_are_all_reported() -> None:
         "edges": "x",
     }
     assert problems(data) == [
-        ("id", "expected a string, got int"),
-        ("version", "expected a string or a number"),
-        ("metadata", "expected a mapping"),
+        ("id", "Expected `str`, got `int`"),
+        ("version", "Expected `str | number`, got `array`"),
+        ("metadata", "Expected `object`, got `int`"),
         ("nodes[0].uses", "Expected `str`, got `int`"),
         ("nodes[0].params", "Expected `object`, got `array`"),
-        ("nodes[0].config.retry.max_attempts", "Expected `int`, got `str`"),
         ("nodes[0].config.timeout", "Expected `float | null`, got `str`"),
         ("nodes[0].config.join", "Invalid enum value 'some'"),
-        ("edges", "expected a list"),
+        ("nodes[0].config.retry.max_attempts", "Expected `int`, got `str`"),
+        ("edges", "Expected `array`, got `str`"),
     ]
 
 
@@ -105,10 +106,12 @@ def test_missing_id_and_nodes_and_node_fields() -> None:
     assert problems({"id": "x", "nodes": [{"uses": OK}, {"id": "b"}, 3]}) == [
         ("nodes[0].id", "required key missing"),
         ("nodes[1].uses", "required key missing"),
-        ("nodes[2]", "expected a mapping"),
+        ("nodes[2]", "Expected `object`, got `int`"),
     ]
     assert problems({"id": "x", "nodes": []}) == [("nodes", "a blueprint needs at least one node")]
-    assert problems([1]) == [("", "a blueprint must be a mapping")]
+    with pytest.raises(BlueprintError) as info:
+        parse_blueprint([1])
+    assert info.value.problems == (legato.Problem("", "a blueprint must be a mapping"),)
 
 
 def test_duplicate_ids_unknown_endpoints_duplicate_edges_bad_ids() -> None:
@@ -153,6 +156,41 @@ def test_unresolvable_uses() -> None:
     ]
 
 
+def test_a_module_that_raises_when_imported_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "raises_zz.py").write_text("x = 1\nraise ValueError('no config')\n")
+    (tmp_path / "exits_zz.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "syntax_zz.py").write_text("def f(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = {
+        "id": "x",
+        "nodes": [
+            {"id": "a", "uses": "raises_zz:f"},
+            {"id": "b", "uses": "exits_zz:f"},
+            {"id": "c", "uses": "syntax_zz:f"},
+        ],
+        "edges": [edge("a", "b"), edge("b", "c")],
+    }
+    assert problems(data) == [
+        (
+            "nodes[0].uses",
+            "unresolvable implementation: cannot import module 'raises_zz': "
+            f"it raised ValueError: no config (at {tmp_path / 'raises_zz.py'}:2)",
+        ),
+        (
+            "nodes[1].uses",
+            "unresolvable implementation: cannot import module 'exits_zz': "
+            f"it raised SystemExit: 3 (at {tmp_path / 'exits_zz.py'}:2)",
+        ),
+        (
+            "nodes[2].uses",
+            "unresolvable implementation: cannot import module 'syntax_zz': "
+            "it raised SyntaxError: invalid syntax (syntax_zz.py, line 1)",
+        ),
+    ]
+
+
 def test_a_class_without_exec_is_unresolvable() -> None:
     data = {"id": "x", "nodes": [{"id": "a", "uses": "tests.unit.test_compiler:NoExec"}]}
     assert problems(data) == [
@@ -170,6 +208,18 @@ def test_undeclared_cycle() -> None:
     data["edges"].append(edge("c", "b"))
     assert problems(data) == [
         ("edges", "cycle b -> c -> b is not declared as a loop (mark its back edge with `loop:`)")
+    ]
+
+
+def test_a_cycle_with_an_edge_out_of_it_to_a_node_that_sorts_first() -> None:
+    # b is downstream of the cycle, so it is left unordered too, and sorts first.
+    data = {
+        "id": "x",
+        "nodes": nodes("s", "x", "y", "b"),
+        "edges": [edge("s", "x"), edge("x", "y"), edge("y", "x"), edge("y", "b")],
+    }
+    assert problems(data) == [
+        ("edges", "cycle x -> y -> x is not declared as a loop (mark its back edge with `loop:`)")
     ]
 
 

@@ -157,6 +157,43 @@ async def test_a_step_sees_its_own_writes_and_a_default_for_missing_keys() -> No
     assert result.outputs == {"a": ["default", 1]}
 
 
+async def test_params_can_be_returned_and_written_to_the_context() -> None:
+    async def echo(ctx: legato.StepContext) -> Any:
+        ctx.context.set("copy", ctx.params["value"])
+        return ctx.params["value"]
+
+    async def reread(ctx: legato.StepContext) -> Any:
+        return await ctx.context.get("copy")
+
+    value = {"nested": {"k": [1, {"deep": True}]}, "n": 1}
+    flow = (
+        legato.Flow("echo")
+        .node("a", echo, params={"value": value})
+        .node("b", reread)
+        .edge("a", "b")
+    )
+    result = await run(flow)
+    assert (result.status, result.error) == ("completed", None)
+    assert result.outputs == {"a": value, "b": value}
+
+
+def test_frozen_params_copy_pickle_and_encode_as_plain_values() -> None:
+    import copy
+    import pickle
+
+    from legato.runtime.frozen import FrozenDict, freeze
+
+    frozen = freeze({"a": {"b": [1, 2]}})
+    for twin in (copy.copy(frozen), copy.deepcopy(frozen), pickle.loads(pickle.dumps(frozen))):
+        assert twin == frozen and type(twin) is FrozenDict
+        with pytest.raises(TypeError, match="read-only mapping"):
+            twin["a"] = 1
+    thawed = frozen.copy()
+    thawed["a"] = 2
+    assert thawed == {"a": 2} and frozen == {"a": {"b": (1, 2)}}
+    assert msgspec.json.encode(frozen) == b'{"a":{"b":[1,2]}}'
+
+
 async def test_an_oversized_output_fails_the_step_without_retrying() -> None:
     attempts: list[int] = []
     big = "x" * 200
