@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import legato._clone  # noqa: F401 - before the subpackages: finds them in a clone
 from legato.runtime.blueprint import Flow, load_blueprint, parse_blueprint
 from legato.runtime.compiler import compile_blueprint, compile_document, compile_file
 from legato.runtime.context import RunContext, StepContext
