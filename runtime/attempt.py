@@ -88,12 +88,14 @@ class Attempts:
             else:
                 if impl.timeout is not None and fallback is None:
                     await self.arm_watchdog(impl, job, started)
-                raw = await self.leases.guard(
-                    holding, ctx, lambda: impl.impl.call(ctx, impl.timeout)
-                )
+                raw = await self.leases.guard(holding, ctx, impl.impl.call(ctx, impl.timeout))
             output, action = outcomes.split_result(raw)
             outcomes.check_values(output, ctx.context.writes, self.max_value_bytes)
-            route_ctx = await self.contexts.route_values(reg, header, node, job, ctx)
+            route_ctx = (
+                await self.contexts.route_values(reg, header, node, job, ctx)
+                if node.route_keys
+                else {}
+            )
             routing = decide(node, job.iteration, output, action, header.input, route_ctx)
         except (StepCancelled, LeaseLostError, BackendUnavailableError):
             raise

@@ -31,9 +31,7 @@ def parse_blueprint(
     return reading.blueprint
 
 
-def load_blueprint(
-    path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS
-) -> Blueprint:
+def load_blueprint(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> Blueprint:
     """Read a YAML (``.yaml``/``.yml``) or JSON blueprint file."""
     data, problems = read_document(path, limits)
     reading = read_blueprint(data, limits)

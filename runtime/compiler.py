@@ -206,9 +206,7 @@ class _Compiler:
         loops, loop_problems = find_loops(back, succ, pred, self.index.__getitem__)
         for lp in loop_problems:
             self.problem(f"edges[{self.edge_index(lp.edge)}]", lp.message)
-        if not self.all_problems() and not [
-            n for n in order if not pred[n] and n not in fallbacks
-        ]:
+        if not self.all_problems() and not [n for n in order if not pred[n] and n not in fallbacks]:
             self.problem("edges", "no start node: every node has a predecessor")
         # Built even with problems so that ``inputs`` references are checked too:
         # one error lists every problem.

@@ -134,7 +134,7 @@ class RunControl:
     async def result(self, header: RunHeader) -> RunResult:
         """The run's outputs and final context, folded from its history."""
         reg = await self.registries.structure(header.blueprint_id, header.version)
-        state = fold(await self.backend.store.history(header.run_id), reg)
+        state = fold(await self.backend.store.history(header.run_id), reg, edges=False)
         return RunResult(header.run_id, header.status, state.outputs, header.error, state.context)
 
     async def cancel(self, run_id: str, reason: str = "") -> bool:

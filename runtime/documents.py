@@ -67,9 +67,7 @@ def read_document(
     except OSError as exc:
         raise fail(f"cannot read file: {exc.strerror}") from exc
     if len(raw) > limits.document_bytes:
-        raise fail(
-            f"the file is larger than {limits.document_bytes} bytes (Limits.document_bytes)"
-        )
+        raise fail(f"the file is larger than {limits.document_bytes} bytes (Limits.document_bytes)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -263,8 +261,7 @@ def check_shape(data: Any, limits: Limits = DEFAULT_LIMITS) -> list[Problem]:
                     return [
                         Problem(
                             path_text(where(key)),
-                            f"aliases expand to more than {limits.aliases} values "
-                            "(Limits.aliases)",
+                            f"aliases expand to more than {limits.aliases} values (Limits.aliases)",
                         )
                     ]
                 continue

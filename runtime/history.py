@@ -31,7 +31,7 @@ from legato.schemas import (
 _RESOLVED = ("done", "skipped")
 
 
-@dataclass
+@dataclass(slots=True)
 class StepState:
     """Where one step stands.
 
@@ -107,7 +107,9 @@ class RunState:
         return {s: st.output for s, st in self.steps.items() if st.status == "done"}
 
 
-def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
+def fold(
+    events: Iterable[Event], registry: Registry | None = None, *, edges: bool = True
+) -> RunState:
     """Replay ``events`` (in append order) into a ``RunState``.
 
     Args:
@@ -115,15 +117,13 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
         registry: the run's compiled blueprint. With it, the final context is
             resolved by the same rule as a live run (it needs the causal order of
             steps) and each done step's ``taken`` edges are filled in.
+        edges: False leaves ``taken`` empty (a run's result does not need it).
     """
+    edge_reg = registry if edges else None
     state = RunState()
     writes: dict[str, list[ContextWrite]] = {}
     for event in events:
         match event:
-            case RunStarted():
-                state.run_id, state.blueprint_id = event.run_id, event.blueprint_id
-                state.version, state.input = event.version, event.input
-                state.trace = event.trace
             case StepCompleted():
                 prev = state.steps.get(event.step_id)
                 if prev is not None and prev.status in _RESOLVED:
@@ -133,15 +133,20 @@ def fold(events: Iterable[Event], registry: Registry | None = None) -> RunState:
                     event.node,
                     event.output,
                     event.action,
-                    tuple(event.skipped),
+                    event.skipped,
                     event.looped,
-                    _taken(registry, event),
+                    _taken(edge_reg, event) if edge_reg is not None else (),
                     event.attempt,
                     prev.last_error if prev else None,
                     event.fallback,
                 )
-                for key, value in event.context.items():
-                    writes.setdefault(key, []).append(ContextWrite(key, event.step_id, value))
+                if event.context:
+                    for key, value in event.context.items():
+                        writes.setdefault(key, []).append(ContextWrite(key, event.step_id, value))
+            case RunStarted():
+                state.run_id, state.blueprint_id = event.run_id, event.blueprint_id
+                state.version, state.input = event.version, event.input
+                state.trace = event.trace
             case StepSkipped():
                 if event.step_id not in state.steps or state.steps[event.step_id].status not in (
                     _RESOLVED

@@ -24,8 +24,10 @@ def _same_loop_step(reg: Registry, node: CompiledNode, other: str, iteration: in
     return on.step_id(iteration) if on.loop is not None and on.loop is node.loop else other
 
 
-def pred_steps(reg: Registry, node: CompiledNode, job: Job) -> dict[str, CompiledEdge]:
+def pred_steps(reg: Registry, node: CompiledNode, job: Job) -> Mapping[str, CompiledEdge]:
     """The predecessor steps whose outputs make this step's input, by step id."""
+    if node.loop is None and node.join == "all":
+        return node.in_edges  # outside loops a predecessor's step id is its node id
     it = job.iteration
     if node.loop is not None and node.id == node.loop.head and it > 0:
         tail = reg.nodes[node.loop.tail]
@@ -45,6 +47,8 @@ def ref_steps(reg: Registry, node: CompiledNode, iteration: int) -> dict[str, st
 def input_steps(reg: Registry, node: CompiledNode, job: Job) -> list[str]:
     """Every step whose record the step's input is made of: predecessors first."""
     preds = pred_steps(reg, node, job)
+    if not node.output_refs:
+        return list(preds)
     return list(preds) + [s for s in ref_steps(reg, node, job.iteration).values() if s not in preds]
 
 

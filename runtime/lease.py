@@ -1,10 +1,10 @@
 """Step leases held by this process: acquire, heartbeat, self-fence, release.
 
-A worker runs a step only while it holds the step's lease. ``Leases.hold`` is
-the lease's scope (an async context manager): it takes the lease (or says who
+A worker runs a step only while it holds the step's lease. ``Leases.acquire``
+and ``Leases.finish`` bound the lease's scope: it takes the lease (or says who
 holds it for how long, so the caller can hand the job over for a takeover
 once that lease expires), keeps it alive while the step runs, and releases it
-on exit unless the step was resolved (a resolved step's lease is left to
+at the end unless the step was resolved (a resolved step's lease is left to
 expire: whoever handles the step next reads its record, lease or not).
 
 One sweeper task wakes every ``interval`` seconds and heartbeats each lease
@@ -20,9 +20,8 @@ lost lease, hands the job back (``LeaseLostError`` is retryable).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from legato.runtime.clock import Clock
@@ -50,12 +49,14 @@ class Holding:
         "running",
         "started",
         "step_id",
+        "token",
     )
 
     def __init__(self, run_id: str, step_id: str, grant: LeaseGrant, now: float) -> None:
         self.run_id = run_id
         self.step_id = step_id
         self.grant = grant
+        self.token = grant.token
         self.started = self.renewed = now
         self.lost = False  # another worker may run the step now
         self.ended = False  # the run is no longer running
@@ -64,10 +65,6 @@ class Holding:
         self.beating = False
         self.running: asyncio.Task[Any] | None = None  # the task awaiting the node
         self.ctx: Any = None  # the node's StepContext while it runs
-
-    @property
-    def token(self) -> int | None:
-        return self.grant.token
 
     def stop(self) -> None:
         """Cancel the node's coroutine if it runs now (sync code sees ``ctx.cancelled``)."""
@@ -107,24 +104,28 @@ class Leases:
         self._held: set[Holding] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
-    @contextlib.asynccontextmanager
-    async def hold(self, run_id: str, step_id: str) -> AsyncIterator[Holding]:
+    async def acquire(self, run_id: str, step_id: str) -> Holding:
+        """Take the step's lease: the scope starts (end it with ``finish``). The
+        holding's ``token`` is None when another owner holds the lease (its
+        ``grant.held_for`` says for how long)."""
         self._count += 1  # each handling owns its lease alone, even in one process
         owner = f"{self.owner}/{self._count}"
         grant = await self.coordinator.acquire_lease(run_id, step_id, owner, self.ttl)
         holding = Holding(run_id, step_id, grant, self.clock.now())
-        if grant.token is None:
-            yield holding
+        if grant.token is not None:
+            self._held.add(holding)
+            if self._sweeper is None or self._sweeper.done():
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        return holding
+
+    async def finish(self, holding: Holding) -> None:
+        """End the scope: release the lease unless the step was resolved (a resolved
+        step's lease is left to expire)."""
+        if holding.token is None:
             return
-        self._held.add(holding)
-        if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
-        try:
-            yield holding
-        finally:
-            if not holding.resolved:
-                await self.release_now(holding)
-            self._held.discard(holding)
+        if not holding.resolved:
+            await self.release_now(holding)
+        self._held.discard(holding)
 
     async def release_now(self, holding: Holding) -> None:
         """Release the lease before the scope ends (a parked wait); idempotent."""
@@ -137,15 +138,17 @@ class Leases:
         except Exception as exc:  # the lease expires on its own
             log.warning("releasing %s/%s failed: %s", holding.run_id, holding.step_id, exc)
 
-    async def guard(self, holding: Holding, ctx: Any, call: Callable[[], Awaitable[T]]) -> T:
-        """Await ``call()`` (the node on ``ctx``) so that losing the lease or the run's
+    async def guard(self, holding: Holding, ctx: Any, call: Coroutine[Any, Any, T]) -> T:
+        """Await ``call`` (the node on ``ctx``) so that losing the lease or the run's
         end cancels it; raises ``StepCancelled`` or ``LeaseLostError`` then."""
-        holding.check()
+        if holding.ended or holding.lost:
+            call.close()
+            holding.check()
         task = asyncio.current_task()
         assert task is not None
         holding.running, holding.ctx = task, ctx
         try:
-            return await call()
+            return await call
         except asyncio.CancelledError:
             if (holding.ended or holding.lost) and task.uncancel() == 0:
                 holding.check()

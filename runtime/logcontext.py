@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from legato.schemas import Job
 
@@ -22,6 +22,15 @@ def job_scope(job: Job) -> Iterator[None]:
         yield
     finally:
         _job.reset(token)
+
+
+def set_job(job: Job) -> Token[Job | None]:
+    """Set the job of this context; ``reset_job`` with the token undoes it."""
+    return _job.set(job)
+
+
+def reset_job(token: Token[Job | None]) -> None:
+    _job.reset(token)
 
 
 def current_job() -> Job | None:

@@ -4,15 +4,15 @@ Each middleware ``wrap``s the handler after it and returns a handler, so the
 order of ``default_middleware`` is the order a job passes through them, from
 the outside in:
 
-1. ``LogScope``: log records carry the job's run, step and attempt.
+1. ``LogScope``: log records carry the job's run, step and attempt, and the
+   ``legato_steps_in_flight`` gauge counts the job.
 2. ``Tracing``: the step's consumer span, a child of the span that published it.
-3. ``InFlight``: the ``legato_steps_in_flight`` gauge.
-4. ``Containment``: an error nothing else handled fails the run, saying where.
-5. ``Backoff``: a retryable error (a server outage, a lost lease) handles the
+3. ``Containment``: an error nothing else handled fails the run, saying where.
+4. ``Backoff``: a retryable error (a server outage, a lost lease) handles the
    job again after a capped exponential delay; the job is never dropped.
-6. ``UnknownBlueprint``: a job this worker cannot compile is left for a worker
+5. ``UnknownBlueprint``: a job this worker cannot compile is left for a worker
    that can (re-published with a growing delay), then fails its run.
-7. ``Lease``: the step's lease is held around the core (``Leases.hold``).
+6. ``Lease``: the step's lease is held around the core (``Leases.acquire``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from legato.runtime.clock import Clock
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import LegatoError, UnknownBlueprintError
 from legato.runtime.lease import Leases
-from legato.runtime.logcontext import job_scope
+from legato.runtime.logcontext import reset_job, set_job
 from legato.runtime.pipeline import Work
 from legato.runtime.ports import Timers
 from legato.runtime.tracing import stamp, step_span
@@ -53,8 +53,13 @@ def chain(middleware: Sequence[Middleware], core: Handler) -> Handler:
 class LogScope:
     def wrap(self, call_next: Handler) -> Handler:
         async def handle(work: Work) -> None:
-            with job_scope(work.job):
+            token = set_job(work.job)
+            metrics.in_flight(1)
+            try:
                 await call_next(work)
+            finally:
+                metrics.in_flight(-1)
+                reset_job(token)
 
         return handle
 
@@ -67,18 +72,6 @@ class Tracing:
         async def handle(work: Work) -> None:
             with step_span(self.tracer, work.job, work.headers):
                 await call_next(work)
-
-        return handle
-
-
-class InFlight:
-    def wrap(self, call_next: Handler) -> Handler:
-        async def handle(work: Work) -> None:
-            metrics.in_flight(1)
-            try:
-                await call_next(work)
-            finally:
-                metrics.in_flight(-1)
 
         return handle
 
@@ -183,8 +176,11 @@ class Lease:
 
     def wrap(self, call_next: Handler) -> Handler:
         async def handle(work: Work) -> None:
-            async with self.leases.hold(work.job.run_id, work.job.step_id) as holding:
-                work.holding = holding
+            holding = await self.leases.acquire(work.job.run_id, work.job.step_id)
+            work.holding = holding
+            try:
                 await call_next(work)
+            finally:
+                await self.leases.finish(holding)
 
         return handle

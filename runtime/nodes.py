@@ -158,7 +158,7 @@ class Implementation:
         """
         if self.kind == "sync":
             return await _call_sync(self.target, ctx, timeout)
-        coro = _contained(self._call_async(ctx))
+        coro = _contained(self.target(ctx) if self.kind == "async" else self._call_async(ctx))
         if timeout is None:
             return await coro
         try:
@@ -167,8 +167,6 @@ class Implementation:
             raise StepTimeoutError(f"step {ctx.step_id} timed out after {timeout}s") from None
 
     async def _call_async(self, ctx: Any) -> Any:
-        if self.kind == "async":
-            return await self.target(ctx)
         return await _run_lifecycle(self.target(), ctx)
 
 

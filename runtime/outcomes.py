@@ -113,12 +113,12 @@ def completion(
         action=action,
         skipped=routing.skipped,
         looped=routing.looped,
-        context=dict(writes),
+        context=writes if isinstance(writes, dict) else dict(writes),
         started_at=started,
         fallback=fallback,
         worker=worker,
     )
-    cws = tuple(ContextWrite(k, job.step_id, v) for k, v in writes.items())
+    cws = tuple(ContextWrite(k, job.step_id, v) for k, v in writes.items()) if writes else ()
     return Completion(record, event, cws)
 
 

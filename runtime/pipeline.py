@@ -136,13 +136,16 @@ class StepCore:
         holding: Holding,
         done: outcomes.Completion,
     ) -> None:
-        try:
-            record = await self.write(
-                holding,
-                lambda: self.store.resolve_step(
-                    job.run_id, job.step_id, done.record, done.event, done.context, holding.token
-                ),
+        def resolve() -> Awaitable[StepRecord]:
+            return self.store.resolve_step(
+                job.run_id, job.step_id, done.record, done.event, done.context, holding.token
             )
+
+        try:
+            try:
+                record = await resolve()
+            except BackendUnavailableError:
+                record = await self.write(holding, resolve)
         except FencingError:
             log.warning("%s/%s was taken over; dropping this result", job.run_id, job.step_id)
             return

@@ -140,7 +140,10 @@ class Router:
                 t_it = it if t.loop is not None and t.loop is n.loop else 0
                 tid = t.step_id(t_it)
                 taken = rec.status == "done" and e.target not in skipped
-                decision = await self.arrive(run_id, tid, src, taken, len(t.preds), t.join)
+                if len(t.preds) == 1:  # as ``arrive``, without an await on the hot path
+                    decision = joins.alone(taken)
+                else:
+                    decision = await self.arrive(run_id, tid, src, taken, len(t.preds), t.join)
                 if tid in resolved:
                     continue
                 if decision is JoinDecision.RUN:

@@ -50,7 +50,9 @@ class Contexts:
         """The ``ctx`` of ``job``'s step; ``runs`` is the node whose code runs (a
         fallback stands in for ``node`` with the same input, and gets ``error``)."""
         run_id, it = header.run_id, job.iteration
-        ctx_values = await self.values(reg, run_id, node, it, node.input_keys)
+        ctx_values = (
+            await self.values(reg, run_id, node, it, node.input_keys) if node.input_keys else {}
+        )
         value = build_input(reg, node, job, header.input, records, ctx_values)
 
         async def loader(key: str) -> Any:

@@ -23,7 +23,6 @@ from legato.runtime.lease import Leases
 from legato.runtime.middleware import (
     Backoff,
     Containment,
-    InFlight,
     Lease,
     LogScope,
     Middleware,
@@ -204,7 +203,6 @@ def default_middleware(
     if tracer is not None:
         out.append(Tracing(tracer))
     out += [
-        InFlight(),
         Containment(ending, clock),
         Backoff(clock, settings.backoff_initial, settings.backoff_max),
         UnknownBlueprint(

@@ -15,6 +15,10 @@ from legato.runtime.tracing import carrier
 from legato.schemas import Job
 
 
+def _granted(token: int) -> LeaseGrant:
+    return tuple.__new__(LeaseGrant, (token, 0.0))  # NamedTuple's __new__ is Python code
+
+
 class MemoryCoordinator:
     """Join arrivals (``legato.runtime.joins``) and leases in dicts."""
 
@@ -26,6 +30,7 @@ class MemoryCoordinator:
         # the clock, above every token handed out before (see acquire_lease).
         self._fences: dict[str, dict[str, int]] = {}
         self._clock = clock
+        self._now = clock.now
         self._epoch: str | None = uuid.uuid4().hex
 
     async def arrive(
@@ -44,17 +49,20 @@ class MemoryCoordinator:
         return joins.arrive(state, predecessor, taken, expected, mode)
 
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
-        now = self._clock.now()
+        now = self._now()
         leases = self._leases.setdefault(run_id, {})
         held = leases.get(step_id)
         if held is not None and held[1] > now and held[0] != owner:
             return LeaseGrant(None, held[1] - now)
-        fences = self._fences.setdefault(run_id, {})
+        fences = self._fences.get(run_id)
+        if fences is None:
+            fences = self._fences[run_id] = {}
+        last = fences.get(step_id)
         # As lease.lua: a new counter starts from the clock, above any token before it.
-        token = fences.get(step_id, int(now * 1000) * 1024) + 1
+        token = (int(now * 1000) * 1024 if last is None else last) + 1
         fences[step_id] = token
         leases[step_id] = (owner, now + ttl, token)
-        return LeaseGrant(token)
+        return _granted(token)
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
         fences = self._fences.setdefault(run_id, {})
@@ -64,7 +72,7 @@ class MemoryCoordinator:
             return False  # another owner took the lease since
         leases = self._leases.setdefault(run_id, {})
         held = leases.get(step_id)
-        leases[step_id] = (held[0] if held else "", self._clock.now() + ttl, token)
+        leases[step_id] = (held[0] if held else "", self._now() + ttl, token)
         return True
 
     async def release_lease(self, run_id: str, step_id: str, token: int) -> None:
@@ -75,7 +83,7 @@ class MemoryCoordinator:
 
     async def lease_held(self, run_id: str, step_id: str) -> bool:
         held = self._leases.get(run_id, {}).get(step_id)
-        return held is not None and held[1] > self._clock.now()
+        return held is not None and held[1] > self._now()
 
     async def forget_run(self, run_id: str) -> None:
         self._joins.pop(run_id, None)

@@ -141,7 +141,7 @@ class MemoryRunStore:
         run.header = msgspec.structs.replace(run.header, updated_at=event.at)
         for key, sid, value in writes:
             run.context.setdefault(key, []).append((sid, value))
-        return _dec_record.decode(encoded)
+        return record  # kept encoded; the caller's record is the one it routes by
 
     async def record_failure(
         self, run_id: str, event: StepFailed, fence: int | None = None
