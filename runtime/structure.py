@@ -10,6 +10,7 @@ compiler leaves alone what is already reported there.
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ def _struct(obj: Any, cls: type, path: str, problems: list[Problem]) -> Any:
     if not isinstance(obj, Mapping):
         problems.append(Problem(path, f"Expected `object`, got `{_kind(obj)}`"))
         return None
-    fields = {f.name: f for f in msgspec.structs.fields(cls)}
+    fields = _fields_of(cls)
     values: dict[str, Any] = {}
     for key, raw in obj.items():
         f = fields.get(key) if isinstance(key, str) else None
@@ -91,6 +92,12 @@ def _struct(obj: Any, cls: type, path: str, problems: list[Problem]) -> Any:
         if f.required and f.name not in values:  # required fields are strings or lists
             values[f.name] = () if get_origin(f.type) is tuple else ""
     return cls(**values)
+
+
+@functools.cache
+def _fields_of(cls: type) -> dict[str, msgspec.structs.FieldInfo]:
+    # msgspec.structs.fields evaluates the annotations on every call
+    return {f.name: f for f in msgspec.structs.fields(cls)}
 
 
 def _unknown(key: str, names: list[str]) -> str:
