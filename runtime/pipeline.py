@@ -98,7 +98,8 @@ class StepCore:
         reg = await self.registries.get(job.blueprint, job.version)
         node = reg.nodes[job.node]
         wanted = input_steps(reg, node, job) if holding.token is not None else ()
-        view = await self.store.read_step(job.run_id, job.step_id, wanted)
+        # A held lease claims the step (fencing older holders) in the same call.
+        view = await self.store.read_step(job.run_id, job.step_id, wanted, claim=holding.token)
         header = view.header
         if header is None:  # its history expired (or was deleted): nothing to do
             log.warning("job %s/%s of an unknown run dropped", job.run_id, job.step_id)
@@ -112,7 +113,6 @@ class StepCore:
         if holding.token is None:
             await self.hand_over(job, holding.grant.held_for)
             return
-        await self.store.claim_step(job.run_id, job.step_id, holding.token)
         failed = view.failure
         if failed is not None and failed.attempt >= job.attempt:
             await self.after_failure(reg, header, node, job, view.inputs, holding, failed)

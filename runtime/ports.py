@@ -11,7 +11,8 @@ adapter with ``hasattr`` and never reads another module's private attributes.
 Fencing contract (every backend): a worker that takes a step's lease gets a
 fencing token, strictly greater than every token handed out before for that
 step, even after the coordinator lost its data. Before it runs the step it
-records the token with ``RunStore.claim_step``. ``resolve_step``,
+records the token with ``RunStore.claim_step`` (or ``read_step(claim=token)``,
+which claims and reads in one call). ``resolve_step``,
 ``record_failure`` and ``finish_run`` called with a ``fence`` raise
 ``FencingError`` and write nothing if a newer token was claimed for the step
 since: a worker that lost its lease cannot record anything.
@@ -102,9 +103,16 @@ class RunStore(Resource, Protocol):
 
     async def get_run(self, run_id: str) -> RunHeader | None: ...
 
-    async def read_step(self, run_id: str, step_id: str, inputs: Sequence[str]) -> StepView:
+    async def read_step(
+        self, run_id: str, step_id: str, inputs: Sequence[str], *, claim: int | None = None
+    ) -> StepView:
         """A step's first read, in one query where the store can: the run's header,
-        the step's record and last failed attempt, and its input steps' records."""
+        the step's record and last failed attempt, and its input steps' records.
+
+        With ``claim``, the step is also claimed for that token as ``claim_step``
+        does, before this returns (concurrently with the read where the store can:
+        the claim does not depend on what is read). For a run that does not exist
+        the claim may still be written; nothing ever reads it."""
 
     async def get_steps(self, run_id: str, step_ids: Sequence[str]) -> dict[str, StepRecord]:
         """Records of the given steps that are resolved; unresolved ones are absent."""

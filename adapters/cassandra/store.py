@@ -225,8 +225,14 @@ class CassandraRunStore:
         rows = await self._run("header", (run_id,))
         return _header(run_id, rows[0]) if rows else None
 
-    async def read_step(self, run_id: str, step_id: str, inputs: Sequence[str]) -> StepView:
-        rows = await self._run("head_rows", (run_id, STEP, [HEADER_ROW, step_id, *inputs]))
+    async def read_step(
+        self, run_id: str, step_id: str, inputs: Sequence[str], *, claim: int | None = None
+    ) -> StepView:
+        reading = self._run("head_rows", (run_id, STEP, [HEADER_ROW, step_id, *inputs]))
+        if claim is None:
+            rows = await reading
+        else:  # one round trip: the claim does not depend on the read
+            rows, _ = await asyncio.gather(reading, self.claim_step(run_id, step_id, claim))
         head = next((r for r in rows if r.k1 == HEADER_ROW), None)
         if head is None:  # no such run (or one written before HEADER_ROW existed)
             header = await self.get_run(run_id)

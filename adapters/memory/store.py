@@ -91,10 +91,14 @@ class MemoryRunStore:
         steps = self._run(run_id).steps
         return {s: _dec_record.decode(steps[s]) for s in step_ids if s in steps}
 
-    async def read_step(self, run_id: str, step_id: str, inputs: Sequence[str]) -> StepView:
+    async def read_step(
+        self, run_id: str, step_id: str, inputs: Sequence[str], *, claim: int | None = None
+    ) -> StepView:
         run = self._runs.get(run_id)
         if run is None:
             return StepView(None, None, {}, None)
+        if claim is not None:
+            run.claims[step_id] = max(claim, run.claims.get(step_id, claim))
         raw = run.steps.get(step_id)
         failed = run.failures.get(step_id)
         return StepView(

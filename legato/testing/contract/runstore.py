@@ -146,6 +146,21 @@ class RunStoreContract:
         await store.record_failure(rid, failed("c", 2), 3)
         assert await store.finish_run(rid, "failed", error_event, "x", ("c", 3))
 
+    async def test_read_step_claims_for_its_token(self, store: Any) -> None:
+        rid = await new_run(store)
+        await store.resolve_step(rid, "x", done("x", 1), completed("x", 1))
+        view = await store.read_step(rid, "a", ["x"], claim=4)
+        assert view.record is None and set(view.inputs) == {"x"}
+        await store.read_step(rid, "a", [], claim=9)  # taken over
+        await store.read_step(rid, "a", [], claim=8)  # a late older claim changes nothing
+        for stale in (4, 8):
+            with pytest.raises(FencingError):
+                await store.resolve_step(rid, "a", done("a", 1), completed("a", 1), (), stale)
+        assert (await store.read_step(rid, "a", [])).record is None  # no claim, no write
+        assert await store.resolve_step(rid, "a", done("a", 2), completed("a", 2), (), 9) == done(
+            "a", 2
+        )
+
     async def test_a_fence_never_claimed_is_stale(self, store: Any) -> None:
         rid = await new_run(store)
         with pytest.raises(FencingError):
