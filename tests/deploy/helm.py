@@ -15,6 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "legato"
 VALUES = Path(__file__).resolve().parent / "helm-values"
+K8S = ROOT / "deploy" / "k8s"
 RELEASE = "legato"
 
 
@@ -61,3 +62,38 @@ def render_error(*args: str) -> str:
     done = run("template", RELEASE, str(CHART), *args)
     assert done.returncode != 0, f"rendered although it should not have:\n{done.stdout}"
     return done.stderr
+
+
+def of(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: tuple[dict[str, Any], ...], kind: str, hook: bool = False) -> dict[str, Any]:
+    (doc,) = [d for d in of(docs, kind) if is_hook(d) == hook]
+    return doc
+
+
+def is_hook(doc: dict[str, Any]) -> bool:
+    return "helm.sh/hook" in (doc["metadata"].get("annotations") or {})
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    spec = doc["spec"]
+    if doc["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = pod_spec(doc)
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def workloads(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] in ("Deployment", "Job", "CronJob")]
+
+
+def kustomize_objects() -> dict[str, dict[str, Any]]:
+    """deploy/k8s's objects by kind."""
+    docs = [yaml.safe_load(p.read_text()) for p in sorted(K8S.glob("*.yaml"))]
+    return {d["kind"]: d for d in docs if d["kind"] != "Kustomization"}
