@@ -37,7 +37,7 @@ def test_settings_match_the_kustomize_ones_and_the_docs() -> None:
     docs = render()
     config, secret = one(docs, "ConfigMap"), one(docs, "Secret")
     kustomize = kustomize_objects()
-    assert config["data"]["LEGATO_KAFKA"] == kustomize["ConfigMap"]["data"]["LEGATO_KAFKA"]
+    assert config["data"] == kustomize["ConfigMap"]["data"]
     assert secret["stringData"] == kustomize["Secret"]["stringData"]
     assert not set(config["data"]) & set(secret["stringData"]), "each variable once"
     assert set(config["data"]) | set(secret["stringData"]) <= _documented_variables()
