@@ -12,6 +12,7 @@ import yaml
 
 from legato.cli import build_parser
 from legato.config import Settings
+from tests.deploy import crd
 from tests.deploy.dockerfile import parse_dockerfile
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
@@ -59,7 +60,9 @@ def test_manifest_is_valid(name: str, version: str) -> None:
 
 def test_every_kind_is_delivered() -> None:
     kinds = sorted(d["kind"] for d in MANIFESTS.values())
-    assert kinds == ["ConfigMap", "CronJob", "Deployment", "Job", "PodDisruptionBudget", "Secret"]
+    assert kinds == [
+        "ConfigMap", "CronJob", "Deployment", "Job", "PodDisruptionBudget", "Secret", "Service",
+    ]  # fmt: skip
 
 
 def test_kustomization_lists_every_manifest_and_the_image() -> None:
@@ -127,6 +130,8 @@ def test_worker_has_resource_requests_and_limits() -> None:
 
 def test_pdb_selects_the_worker_pods() -> None:
     pdb, deployment = _one("PodDisruptionBudget"), _one("Deployment")
+    # An unready worker takes no jobs: evicting it never waits for the budget.
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -173,3 +178,55 @@ def test_pods_run_as_the_images_non_root_user() -> None:
         assert pod["securityContext"]["runAsGroup"] == int(gid)
         for container in _containers(doc):
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_metrics_service_selects_the_workers_health_port() -> None:
+    service, deployment = _one("Service"), _one("Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (container,) = _containers(deployment)
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    assert port["name"] == "metrics"
+
+
+def test_topology_spread_selects_the_worker_pods_of_one_rollout() -> None:
+    deployment = _one("Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    constraints = _pod(deployment)["topologySpreadConstraints"]
+    keys = [c["topologyKey"] for c in constraints]
+    assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    for c in constraints:
+        assert c["labelSelector"]["matchLabels"].items() <= labels.items()
+        assert c["matchLabelKeys"] == ["pod-template-hash"]
+        assert c["whenUnsatisfiable"] == "ScheduleAnyway", "never leaves a worker pending"
+
+
+PROMETHEUS = K8S / "prometheus"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_prometheus_component_monitors_the_metrics_service(version: str) -> None:
+    component = yaml.safe_load((PROMETHEUS / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    listed = sorted(component["resources"])
+    files = [p.name for p in PROMETHEUS.glob("*.yaml") if p.name != "kustomization.yaml"]
+    assert listed == sorted(files)
+    (monitor,) = [yaml.safe_load((PROMETHEUS / name).read_text()) for name in listed]
+    crd.validate(monitor, version)
+    service = _one("Service")
+    service_labels = service["metadata"]["labels"].items()
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service_labels
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"] and "metrics" in ports
+    kustomization = (K8S / "kustomization.yaml").read_text()
+    assert "# components: [prometheus]" in kustomization, "how to turn it on"
+
+
+def test_setup_job_can_be_applied_again_with_a_new_image() -> None:
+    job = _one("Job")
+    # A later apply re-creates a Job the TTL removed; before that, the README's
+    # upgrade command deletes it by its name.
+    assert 0 < job["spec"]["ttlSecondsAfterFinished"] <= 600
+    readme = (K8S.parents[1] / "README.md").read_text()
+    assert f"kubectl delete job {job['metadata']['name']} --ignore-not-found" in readme
