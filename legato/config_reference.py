@@ -167,6 +167,8 @@ def render() -> str:
         *(f"| `{k}` | {_cell(_md(v))} |" for k, v in config.ENVIRONMENT.items()),
         f"| `{ENV_DEV_DIR}` | Data folder of `legato dev` (development servers); "
         "`--data-dir` overrides it. |",
+        "| `LEGATO_EVENT_LOOP` | `uvloop` (the default where it is installed) or `asyncio`: "
+        "the event loop of `legato worker` and `legato reconcile`. |",
         "",
         "`LEGATO_LOG_FORMAT` and `LEGATO_LOG_LEVEL` are the defaults of `--log-format` and",
         "`--log-level` (below).",

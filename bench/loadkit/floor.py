@@ -43,6 +43,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from legato.adapters.cassandra.store import CLAIM_TIMESTAMP, HEADER_ROW, _seq
+from legato.loop import run as run_loop
 
 if TYPE_CHECKING:
     from bench.loadkit.cluster import Cluster
@@ -403,4 +404,4 @@ def measure_floor(
 
 
 if __name__ == "__main__":
-    asyncio.run(Replayer(json.loads(sys.argv[1])).main())
+    run_loop(Replayer(json.loads(sys.argv[1])).main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from bench.loadkit import floor, shapes, stats
 from bench.loadkit.cluster import Cluster, start_workers, stop_workers
 from bench.loadkit.driver import LoadOptions, run_load
+from legato.loop import run as run_loop
 
 
 def floor_tokens(opts: LoadOptions, rep: dict[str, Any], width: int) -> int:
@@ -49,7 +49,7 @@ def measure(
     if opts.workers:
         start_workers(cluster, opts.workers, opts.worker_concurrency, logs or Path("/tmp"))
     try:
-        reg, hist, errors, cpu = asyncio.run(run_load(cluster, opts))
+        reg, hist, errors, cpu = run_loop(run_load(cluster, opts))
     finally:
         stop_workers(cluster)
     info = shapes.describe(reg)

@@ -13,6 +13,7 @@ from legato.cli import UsageError
 from legato.config import add_config_argument, settings_from_cli
 from legato.logs import add_arguments as add_log_arguments
 from legato.logs import configure_from_cli as configure_logs
+from legato.loop import run as run_loop
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -64,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             "LEGATO_CASSANDRA and LEGATO_REDIS, or pass --config"
         )
     configure_logs(args, os.environ)
-    return asyncio.run(_passes(settings, args))
+    return run_loop(_passes(settings, args))
 
 
 async def _passes(settings: Any, args: argparse.Namespace) -> int:

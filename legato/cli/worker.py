@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from typing import Any
 
@@ -12,6 +11,7 @@ from legato.cli.run import import_modules
 from legato.config import add_config_argument, settings_from_cli
 from legato.logs import add_arguments as add_log_arguments
 from legato.logs import configure_from_cli as configure_logs
+from legato.loop import run as run_loop
 
 
 def register(subparsers: Any) -> None:
@@ -70,4 +70,4 @@ def _run(args: argparse.Namespace) -> int:
     options = WorkerOptions(
         args.concurrency, args.health_port or None, args.drain_timeout, args.lease_ttl
     )
-    return asyncio.run(run_worker(settings, options))
+    return run_loop(run_worker(settings, options))
