@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, TypeVar
 
 from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
@@ -21,10 +22,16 @@ from legato.schemas.commands import CancelRun, SendSignal, StartRun
 log = logging.getLogger("legato.commands")
 
 
-class CommandBus(Protocol):
-    def consume(self) -> Any: ...
+D = TypeVar("D", bound=Delivery)
 
-    async def dead_letter(self, delivery: Delivery, reason: str) -> None: ...
+
+class CommandBus(Protocol[D]):
+    """Where commands come from; ``D`` is the bus's own delivery type, which its
+    ``dead_letter`` takes back."""
+
+    def consume(self) -> AsyncIterator[D]: ...
+
+    async def dead_letter(self, delivery: D, reason: str) -> None: ...
 
 
 async def handle_command(control: RunControl, command: Any) -> None:
@@ -40,7 +47,7 @@ async def handle_command(control: RunControl, command: Any) -> None:
 
 
 async def apply_command(
-    control: RunControl, bus: CommandBus, delivery: Delivery, clock: Clock, max_delay: float = 30.0
+    control: RunControl, bus: CommandBus[D], delivery: D, clock: Clock, max_delay: float = 30.0
 ) -> None:
     """Apply one delivered command until it took effect or is refused for good."""
     delay = 0.2
@@ -61,7 +68,7 @@ async def apply_command(
         delay = min(delay * 2, max_delay)
 
 
-async def consume_commands(control: RunControl, bus: CommandBus, clock: Clock) -> None:
+async def consume_commands(control: RunControl, bus: CommandBus[D], clock: Clock) -> None:
     async for delivery in bus.consume():
         await apply_command(control, bus, delivery, clock)
         await delivery.ack()

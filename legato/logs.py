@@ -105,6 +105,12 @@ class TextFormatter(logging.Formatter):
         return redact_text(line)
 
 
+class _Handler(logging.StreamHandler[TextIO]):
+    """The handler ``configure`` installs (and a second call replaces)."""
+
+    legato = True  # how tests and embedders tell it from their own handlers
+
+
 def configure(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send every log record to ``stream`` (stderr) as ``fmt`` lines at ``level`` and
     above (a second call replaces the first one's handler)."""
@@ -112,14 +118,13 @@ def configure(fmt: str = "text", level: str = "INFO", stream: TextIO | None = No
         raise ConfigError(f"log format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if level.upper() not in LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(LEVELS)}, not {level!r}")
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _Handler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
-        if getattr(old, "legato", False):
+        if isinstance(old, _Handler):
             root.removeHandler(old)
-    handler.legato = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
 

@@ -54,6 +54,10 @@ class NodeCatalog:
     def update(self, functions: dict[str, NodeFunction]) -> None:
         self._by_name.update(functions)
 
+    def functions(self) -> dict[str, NodeFunction]:
+        """A copy of every registration, by name."""
+        return dict(self._by_name)
+
     def lookup(self, name: str) -> NodeFunction | None:
         return self._by_name.get(name)
 
@@ -106,7 +110,8 @@ def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
             raise LookupError(f"module {module_name!r} has no attribute {attr!r}") from None
     if not callable(target):
         raise LookupError(f"{uses!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    imported: NodeFunction = target
+    return imported
 
 
 def import_module(name: str) -> Any:

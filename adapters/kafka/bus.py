@@ -463,7 +463,10 @@ def _commit_result(err: KafkaError | None, partitions: list[TopicPartition]) -> 
 
 
 def _headers(msg: Message) -> list[tuple[str, Any]]:
-    return list(msg.headers() or ())  # type: ignore[arg-type]
+    raw = msg.headers()  # a consumed message's are a list; the stubs also allow a dict
+    if raw is None:
+        return []
+    return list(raw.items()) if isinstance(raw, dict) else list(raw)
 
 
 def _trace_headers(msg: Message) -> dict[str, str] | None:
