@@ -14,6 +14,7 @@ from legato.adapters.settings import Settings
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.control import RunControl, RunResult
 from legato.runtime.ending import RunEnding
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
@@ -31,16 +32,19 @@ class Client:
             result = await client.wait(run_id, timeout=60)
     """
 
-    def __init__(self, backend: Backend, *, owns_backend: bool = False) -> None:
+    def __init__(
+        self, backend: Backend, *, owns_backend: bool = False, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.backend = backend
         self._owns = owns_backend
         ending = RunEnding(backend.store, backend.coordinator, backend.timers, backend.clock.now)
-        self.control = RunControl(backend, Registries(backend.blueprints), ending)
+        self.control = RunControl(backend, Registries(backend.blueprints), ending, limits=limits)
 
     @classmethod
     async def connect(cls, settings: Settings) -> Client:
-        """A client of the deployment ``settings`` names (closed with ``close``)."""
-        return cls(await open_backend(settings), owns_backend=True)
+        """A client of the deployment ``settings`` names (closed with ``close``); runs
+        it starts are held to ``settings.limits``."""
+        return cls(await open_backend(settings), owns_backend=True, limits=settings.limits)
 
     async def register(self, blueprint: Registry | Blueprint) -> tuple[str, str]:
         """Register a blueprint version (versions are immutable: the first one stays)."""

@@ -183,6 +183,7 @@ async def run_worker(
             concurrency=options.concurrency,
             lease_ttl=options.lease_ttl,
             heartbeat_interval=options.heartbeat_interval,
+            limits=settings.limits,
         ),
         owns_backend=True,
     )

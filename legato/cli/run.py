@@ -12,10 +12,11 @@ from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
-from legato.config import Settings, add_config_argument, settings_from_cli
+from legato.config import Settings, add_config_argument, add_limit_arguments, settings_from_cli
 from legato.runtime.blueprint import load_blueprint
 from legato.runtime.compiler import compile_file
 from legato.runtime.errors import BlueprintError
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.nodes import import_module
 from legato.runtime.registry import Registry
 
@@ -35,6 +36,7 @@ def register(subparsers: Any) -> None:
     _import_argument(run)
     run.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
     add_config_argument(run)
+    add_limit_arguments(run)
     run.set_defaults(func=_run)
     validate = subparsers.add_parser("validate", help="check a blueprint; list every problem")
     validate.add_argument("file")
@@ -91,10 +93,10 @@ def import_modules(names: list[str]) -> None:
             raise UsageError(f"--import {name}: {exc}") from exc
 
 
-def _compile(args: argparse.Namespace) -> Registry | None:
+def _compile(args: argparse.Namespace, limits: Limits = DEFAULT_LIMITS) -> Registry | None:
     try:
         _prepare(args)
-        registry = compile_file(args.file)
+        registry = compile_file(args.file, limits=limits)
     except BlueprintError as exc:
         print(str(exc), file=sys.stderr)
         return None
@@ -128,7 +130,7 @@ async def run_here(
     from legato.adapters import open_backend
     from legato.runtime.engine import Engine
 
-    engine = Engine(await open_backend(settings), owns_backend=True)
+    engine = Engine(await open_backend(settings), owns_backend=True, limits=settings.limits)
     try:
         engine.start_workers()
         rid = await engine.start(registry, value)
@@ -144,10 +146,10 @@ async def run_here(
 
 def _run(args: argparse.Namespace) -> int:
     value = _read_input(args)
-    registry = _compile(args)
+    settings = settings_from_cli(args, os.environ)
+    registry = _compile(args, settings.limits)
     if registry is None:
         return 2
-    settings = settings_from_cli(args, os.environ)
     if settings.partial:
         raise UsageError(
             "distributed mode needs all of LEGATO_KAFKA, LEGATO_CASSANDRA and "

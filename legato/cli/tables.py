@@ -76,9 +76,7 @@ def history_table(events: Iterable[Event]) -> str:
         if node and step.split("#")[0] != node:
             step += f" ({node})"  # a fallback's event
         attempt = getattr(event, "attempt", None)
-        rows.append(
-            (clock(event.at), _tag(event), step, str(attempt or ""), _detail(event))
-        )
+        rows.append((clock(event.at), _tag(event), step, str(attempt or ""), _detail(event)))
     return table(("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL"), rows)
 
 
