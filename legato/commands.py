@@ -15,11 +15,13 @@ from typing import Any, Protocol, TypeVar
 
 from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
-from legato.runtime.errors import LegatoError
+from legato.runtime.errors import BackendUnavailableError, LegatoError
+from legato.runtime.outages import Outage
 from legato.runtime.ports import Delivery
 from legato.schemas.commands import CancelRun, SendSignal, StartRun
 
 log = logging.getLogger("legato.commands")
+_outage = Outage(log, "servers (applying commands)")
 
 
 D = TypeVar("D", bound=Delivery)
@@ -54,12 +56,16 @@ async def apply_command(
     while True:
         try:
             await handle_command(control, delivery.job)
+            _outage.recovered()
             return
         except LegatoError as exc:
             if not exc.retryable:  # an unknown run or blueprint: say so, go on
                 log.error("command %r refused: %s", delivery.job, exc)
                 return
-            log.warning("command %r waits %.1fs: %s", delivery.job, delay, exc)
+            if isinstance(exc, BackendUnavailableError):
+                _outage.failed(f"command {delivery.job!r} waits: {exc}", delay)
+            else:
+                log.warning("command %r waits %.1fs: %s", delivery.job, delay, exc)
         except Exception as exc:
             log.exception("command %r failed; dead-lettered", delivery.job)
             await bus.dead_letter(delivery, f"command failed: {exc!r}")

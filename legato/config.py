@@ -101,9 +101,7 @@ def add_limit_arguments(
         )
 
 
-def limits_from_cli(
-    base: Limits, args: argparse.Namespace, environ: Mapping[str, str]
-) -> Limits:
+def limits_from_cli(base: Limits, args: argparse.Namespace, environ: Mapping[str, str]) -> Limits:
     """``base`` (the config file's) with the ``LEGATO_LIMITS_*`` variables, then the
     ``--limit-*`` options, applied over it."""
     changes: dict[str, int] = {}

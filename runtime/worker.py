@@ -31,6 +31,7 @@ from legato.runtime.middleware import (
     UnknownBlueprint,
     chain,
 )
+from legato.runtime.outages import Outage
 from legato.runtime.pipeline import RegistrySource, StepCore, Work
 from legato.runtime.ports import Backend, Delivery
 
@@ -161,12 +162,14 @@ class Worker:
         timers, clock = self.backend.timers, self.backend.clock
         interval = timers.poll_interval or 0.1
         delay = interval
+        outage = Outage(log, "timers")
         while True:
             try:
                 metrics.timers_fired(await timers.fire_due(self.backend.bus, clock.now()))
                 delay = interval
+                outage.recovered()
             except BackendUnavailableError as exc:
-                log.warning("timers unavailable, retrying in %.1fs: %s", delay, exc)
+                outage.failed(exc, delay)
                 delay = min(delay * 2, self.settings.backoff_max)
             except Exception:
                 log.exception("firing timers failed")
