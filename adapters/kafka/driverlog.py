@@ -18,6 +18,21 @@ from confluent_kafka import KafkaError
 from legato.runtime.outages import Outage
 
 DRIVER_LOG = logging.getLogger("confluent_kafka")
+#: Error codes that mean the brokers cannot be reached (or not securely).
+UNREACHABLE = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+        KafkaError._TIMED_OUT,
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._AUTHENTICATION,
+        KafkaError._SSL,
+        KafkaError.NETWORK_EXCEPTION,
+        KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
 log = logging.getLogger("legato.kafka")
 
 
@@ -41,10 +56,14 @@ class KafkaHealth:
         return {"logger": DRIVER_LOG, "error_cb": self.error}
 
     def error(self, err: KafkaError) -> None:
+        """A client's error: an outage when the brokers cannot be reached, else a
+        warning of its own (an unknown topic, a rejected request, ...)."""
         if err.fatal():
             log.error("Kafka client failed for good: %s", err.str())
-        else:
+        elif err.code() in UNREACHABLE:
             self.outage.failed(err.str())
+        else:
+            log.warning("Kafka: %s", err.str())
 
     def answered(self) -> None:
         """The brokers answered (a message, a delivery, an assignment)."""

@@ -108,3 +108,24 @@ async def test_the_recovery_is_one_line(monkeypatch: pytest.MonkeyPatch, logged:
     assert "INFO legato.worker servers reachable again after" in lines[1]
     assert lines[1].endswith("(3 failed tries)")
     await backend.close()
+
+
+def test_kafka_errors_are_one_outage_and_other_errors_their_own_line(logged: Any) -> None:
+    from confluent_kafka import KafkaError
+
+    from legato.adapters.kafka.driverlog import KafkaHealth
+
+    stream = logged("INFO")
+    health = KafkaHealth("b1:9092")
+    for _ in range(5):
+        health.error(KafkaError(KafkaError._TRANSPORT, "b1:9092/bootstrap: Connection refused"))
+    health.error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+    health.error(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Subscribed topic not available"))
+    health.answered()
+    health.answered()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3, lines
+    assert "WARNING legato.kafka Kafka at b1:9092 unreachable: b1:9092/bootstrap" in lines[0]
+    assert lines[1].endswith("WARNING legato.kafka Kafka: Subscribed topic not available")
+    assert "INFO legato.kafka Kafka at b1:9092 reachable again after" in lines[2]
+    assert lines[2].endswith("(6 failed tries)")
