@@ -7,7 +7,6 @@ no node code.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from legato.adapters import open_backend
 from legato.adapters.settings import Settings
@@ -57,7 +56,7 @@ class Client:
     async def start(
         self,
         blueprint: str | Registry,
-        input: Any = None,
+        input: object = None,
         *,
         version: str = "1",
         run_id: str | None = None,
@@ -82,7 +81,7 @@ class Client:
         return await self.control.cancel(run_id, reason)
 
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self, run_id: str, name: str, data: object = None, *, key: str | None = None
     ) -> bool:
         return await self.control.signal(run_id, name, data, key=key)
 
@@ -110,7 +109,7 @@ class SyncClient:
     def start(
         self,
         blueprint: str | Registry,
-        input: Any = None,
+        input: object = None,
         *,
         version: str = "1",
         run_id: str | None = None,
@@ -131,7 +130,9 @@ class SyncClient:
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))
 
-    def signal(self, run_id: str, name: str, data: Any = None, *, key: str | None = None) -> bool:
+    def signal(
+        self, run_id: str, name: str, data: object = None, *, key: str | None = None
+    ) -> bool:
         return self._runner.run(self._client.signal(run_id, name, data, key=key))
 
     def close(self) -> None:

@@ -70,6 +70,11 @@ def test_the_public_api_is_typed_for_a_users_strict_mypy(tmp_path: Path) -> None
         elif kind == "error":
             seen_errors.setdefault(number, []).append(code or message)
     for number, wanted in reveals.items():
-        assert wanted in seen_reveals.get(number, ""), (number, wanted, out)
+        shown = seen_reveals.get(number, "")
+        if wanted.startswith("!"):  # (an async def returns a Coroutine[Any, Any, T])
+            plain = shown.replace("Coroutine[Any, Any, ", "Coroutine[")
+            assert shown and wanted[1:] not in plain, (number, wanted, shown)
+        else:
+            assert wanted in shown, (number, wanted, out)
     assert set(seen_reveals) == set(reveals), out
     assert {n: [c] for n, c in errors.items()} == seen_errors, out

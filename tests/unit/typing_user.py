@@ -1,8 +1,8 @@
 """A user's typed module, checked by ``mypy --strict`` in test_typing.py (never run).
 
 A trailing "R:" comment says what ``reveal_type`` on that line must show (a part
-of it); "E:" names the error code mypy must report there. Every other line must
-be clean.
+of it; "!text": must not show); "E:" names the error code mypy must report there.
+Every other line must be clean.
 """
 
 from __future__ import annotations
@@ -80,3 +80,23 @@ def use_sync_client(settings: Settings, reg: legato.Registry) -> None:
         run_id: int = client.start("etl")  # E: assignment
         print(run_id)
         client.stat("r")  # E: attr-defined
+
+
+# Not a single Any in the clients' methods (values are `object`: anything goes in).
+reveal_type(legato.Client.connect)  # R: !Any
+reveal_type(legato.Client.register)  # R: !Any
+reveal_type(legato.Client.start)  # R: !Any
+reveal_type(legato.Client.wait)  # R: !Any
+reveal_type(legato.Client.status)  # R: !Any
+reveal_type(legato.Client.history)  # R: !Any
+reveal_type(legato.Client.cancel)  # R: !Any
+reveal_type(legato.Client.signal)  # R: !Any
+reveal_type(legato.SyncClient.__init__)  # R: !Any
+reveal_type(legato.SyncClient.register)  # R: !Any
+reveal_type(legato.SyncClient.start)  # R: !Any
+reveal_type(legato.SyncClient.wait)  # R: !Any
+reveal_type(legato.SyncClient.status)  # R: !Any
+reveal_type(legato.SyncClient.history)  # R: !Any
+reveal_type(legato.SyncClient.cancel)  # R: !Any
+reveal_type(legato.SyncClient.signal)  # R: !Any
+reveal_type(legato.SyncClient.close)  # R: !Any
