@@ -39,9 +39,12 @@ LIMIT_VARIABLES = {f.name: f"LEGATO_LIMITS_{f.name.upper()}" for f in fields(Lim
 LIMIT_OPTIONS = {f.name: f"--limit-{f.name.replace('_', '-')}" for f in fields(Limits)}
 #: The limits a worker enforces (it reads no blueprint files).
 RUN_LIMITS = ("input_bytes", "output_bytes")
+#: The limits of reading a blueprint file (all `legato validate` needs).
+DOCUMENT_LIMITS = ("document_bytes", "aliases", "depth")
 
 __all__ = [
     "CASSANDRA_URL_KEYS",
+    "DOCUMENT_LIMITS",
     "ENVIRONMENT",
     "ENV_CASSANDRA",
     "ENV_CONFIG",
@@ -59,6 +62,7 @@ __all__ = [
     "Settings",
     "add_config_argument",
     "add_limit_arguments",
+    "limits_from_cli",
     "redact",
     "settings_from_cli",
 ]

@@ -12,7 +12,14 @@ from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
-from legato.config import Settings, add_config_argument, add_limit_arguments, settings_from_cli
+from legato.config import (
+    DOCUMENT_LIMITS,
+    Settings,
+    add_config_argument,
+    add_limit_arguments,
+    limits_from_cli,
+    settings_from_cli,
+)
 from legato.runtime.blueprint import load_blueprint
 from legato.runtime.compiler import compile_file
 from legato.runtime.errors import BlueprintError
@@ -41,6 +48,7 @@ def register(subparsers: Any) -> None:
     validate = subparsers.add_parser("validate", help="check a blueprint; list every problem")
     validate.add_argument("file")
     _import_argument(validate)
+    add_limit_arguments(validate, DOCUMENT_LIMITS)
     validate.set_defaults(func=_validate)
     graph = subparsers.add_parser(
         "graph",
@@ -161,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    registry = _compile(args)
+    registry = _compile(args, limits_from_cli(DEFAULT_LIMITS, args, os.environ))
     if registry is None:
         return 2
     bp = registry.blueprint

@@ -178,3 +178,14 @@ def test_run_honours_the_document_limit_of_the_config_file(
 def test_worker_refuses_a_bad_limit_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker", "--limit-output-bytes", "0"]) == 2
     assert "--limit-output-bytes: expected a positive integer" in capsys.readouterr().err
+
+
+def test_validate_honours_the_document_limits(
+    blueprint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["validate", blueprint]) == 0
+    assert main(["validate", blueprint, "--limit-document-bytes", "20"]) == 2
+    assert "larger than 20 bytes" in capsys.readouterr().err
+    monkeypatch.setenv("LEGATO_LIMITS_DEPTH", "1")
+    assert main(["validate", blueprint]) == 2
+    assert "nested more than 1 levels deep" in capsys.readouterr().err
