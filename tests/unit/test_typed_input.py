@@ -140,3 +140,10 @@ def test_the_node_decorator_registers_with_or_without_a_name() -> None:
 
     assert catalog.functions() == {"plain": plain, "called": called, "named.one": named}
     assert plain.__name__ == "plain"  # returned as it is
+
+
+def test_an_unresolvable_typed_annotation_is_a_blueprint_error() -> None:
+    def unknown(ctx: StepContext[Missing]) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(legato.BlueprintError, match="cannot resolve the annotation"):
+        legato.compile(legato.Flow("u").node("u", unknown))
