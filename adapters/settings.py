@@ -18,15 +18,18 @@ from legato.adapters.kafka.settings import KafkaSettings
 from legato.adapters.redis.settings import RedisSettings
 from legato.adapters.urls import unknown_keys
 from legato.runtime.errors import ConfigError
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything needed to run distributed. Embedded when any part is missing."""
+    """Everything needed to run distributed (embedded when any server is missing),
+    and the size limits that apply either way."""
 
     kafka: KafkaSettings | None = None
     cassandra: CassandraSettings | None = None
     redis: RedisSettings | None = None
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def distributed(self) -> bool:
@@ -51,10 +54,11 @@ class Settings:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Settings:
-        """Read ``[kafka]``, ``[cassandra]`` and ``[redis]`` sections.
+        """Read ``[kafka]``, ``[cassandra]``, ``[redis]`` and ``[limits]`` sections.
 
-        Each may give a ``url`` plus any field of its settings class; its
-        ``options`` table is passed to the client as it is.
+        Each server section may give a ``url`` plus any field of its settings
+        class; its ``options`` table is passed to the client as it is.
+        ``[limits]`` sets fields of ``Limits`` (positive integers).
 
         Raises:
             ConfigError: the file is unreadable or not TOML, or has an unknown key
@@ -67,18 +71,32 @@ class Settings:
             raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-        unknown_keys(data, ["kafka", "cassandra", "redis"], str(p))
+        unknown_keys(data, ["kafka", "cassandra", "redis", "limits"], str(p))
         return cls(
             _section(data.get("kafka"), KafkaSettings, f"{p} [kafka]"),
             _section(data.get("cassandra"), CassandraSettings, f"{p} [cassandra]"),
             _section(data.get("redis"), RedisSettings, f"{p} [redis]"),
+            _limits(data.get("limits"), f"{p} [limits]"),
         )
 
     def merged(self, other: Settings) -> Settings:
-        """``other``'s parts where given, else this one's."""
+        """``other``'s parts where given, else this one's (limits: ``other``'s unless
+        they are the defaults)."""
         return Settings(
-            other.kafka or self.kafka, other.cassandra or self.cassandra, other.redis or self.redis
+            other.kafka or self.kafka,
+            other.cassandra or self.cassandra,
+            other.redis or self.redis,
+            self.limits if other.limits == DEFAULT_LIMITS else other.limits,
         )
+
+
+def _limits(raw: Any, where: str) -> Limits:
+    if raw is None:
+        return DEFAULT_LIMITS
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown_keys(raw, [f.name for f in fields(Limits)], where)
+    return replace(DEFAULT_LIMITS, **{k: _typed(v, "int", f"{where}: {k}") for k, v in raw.items()})
 
 
 def _section(raw: Any, cls: Any, where: str) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import legato._clone  # noqa: F401 - before the subpackages: finds them in a clone
 from legato.runtime.blueprint import Flow, load_blueprint, parse_blueprint
@@ -27,17 +27,24 @@ from legato.runtime.control import RunResult
 from legato.runtime.engine import Engine as _Engine
 from legato.runtime.errors import (
     BlueprintError,
+    InputTooLargeError,
     LegatoError,
     NonRetryableError,
     OutputTooLargeError,
     Problem,
+    RunInputError,
     StepError,
 )
+from legato.runtime.limits import Limits
 from legato.runtime.nodes import NodeCatalog, Result, default_catalog
 from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
+from legato.runtime.typed_input import InputValidationError
 from legato.runtime.worker import WorkerSettings
 from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
+
+if TYPE_CHECKING:  # imported on first use (below): they import the drivers
+    from legato.client import Client, SyncClient
 
 __version__ = "0.1.0"
 
@@ -54,9 +61,10 @@ class Engine(_Engine):
         super().__init__(backend, **kwargs)
 
 
-def node(name: str) -> Any:
-    """Register a function under ``name`` for blueprints that say ``uses: name``."""
-    return default_catalog.node(name)
+#: ``@legato.node("name")`` registers a node function (sync or async) or class for
+#: blueprints that say ``uses: name``; ``@legato.node`` uses the function's
+#: ``__name__``. The function is returned unchanged: type checkers keep its signature.
+node = default_catalog.node
 
 
 #: What ``compile`` and ``run`` accept as a blueprint.
@@ -118,7 +126,10 @@ __all__ = [
     "Edge",
     "Engine",
     "Flow",
+    "InputTooLargeError",
+    "InputValidationError",
     "LegatoError",
+    "Limits",
     "Loop",
     "Node",
     "NodeCatalog",
@@ -130,6 +141,7 @@ __all__ = [
     "Result",
     "Retry",
     "RunContext",
+    "RunInputError",
     "RunResult",
     "StepContext",
     "StepError",

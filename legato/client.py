@@ -7,13 +7,13 @@ no node code.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from legato.adapters import open_backend
 from legato.adapters.settings import Settings
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.control import RunControl, RunResult
 from legato.runtime.ending import RunEnding
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
@@ -31,16 +31,19 @@ class Client:
             result = await client.wait(run_id, timeout=60)
     """
 
-    def __init__(self, backend: Backend, *, owns_backend: bool = False) -> None:
+    def __init__(
+        self, backend: Backend, *, owns_backend: bool = False, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.backend = backend
         self._owns = owns_backend
         ending = RunEnding(backend.store, backend.coordinator, backend.timers, backend.clock.now)
-        self.control = RunControl(backend, Registries(backend.blueprints), ending)
+        self.control = RunControl(backend, Registries(backend.blueprints), ending, limits=limits)
 
     @classmethod
     async def connect(cls, settings: Settings) -> Client:
-        """A client of the deployment ``settings`` names (closed with ``close``)."""
-        return cls(await open_backend(settings), owns_backend=True)
+        """A client of the deployment ``settings`` names (closed with ``close``); runs
+        it starts are held to ``settings.limits``."""
+        return cls(await open_backend(settings), owns_backend=True, limits=settings.limits)
 
     async def register(self, blueprint: Registry | Blueprint) -> tuple[str, str]:
         """Register a blueprint version (versions are immutable: the first one stays)."""
@@ -53,7 +56,7 @@ class Client:
     async def start(
         self,
         blueprint: str | Registry,
-        input: Any = None,
+        input: object = None,
         *,
         version: str = "1",
         run_id: str | None = None,
@@ -78,7 +81,7 @@ class Client:
         return await self.control.cancel(run_id, reason)
 
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self, run_id: str, name: str, data: object = None, *, key: str | None = None
     ) -> bool:
         return await self.control.signal(run_id, name, data, key=key)
 
@@ -106,7 +109,7 @@ class SyncClient:
     def start(
         self,
         blueprint: str | Registry,
-        input: Any = None,
+        input: object = None,
         *,
         version: str = "1",
         run_id: str | None = None,
@@ -127,7 +130,9 @@ class SyncClient:
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))
 
-    def signal(self, run_id: str, name: str, data: Any = None, *, key: str | None = None) -> bool:
+    def signal(
+        self, run_id: str, name: str, data: object = None, *, key: str | None = None
+    ) -> bool:
         return self._runner.run(self._client.signal(run_id, name, data, key=key))
 
     def close(self) -> None:

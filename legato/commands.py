@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, TypeVar
 
 from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
-from legato.runtime.errors import LegatoError
+from legato.runtime.errors import BackendUnavailableError, LegatoError
+from legato.runtime.outages import Outage
 from legato.runtime.ports import Delivery
 from legato.schemas.commands import CancelRun, SendSignal, StartRun
 
 log = logging.getLogger("legato.commands")
+_outage = Outage(log, "servers (applying commands)")
 
 
-class CommandBus(Protocol):
-    def consume(self) -> Any: ...
+D = TypeVar("D", bound=Delivery)
 
-    async def dead_letter(self, delivery: Delivery, reason: str) -> None: ...
+
+class CommandBus(Protocol[D]):
+    """Where commands come from; ``D`` is the bus's own delivery type, which its
+    ``dead_letter`` takes back."""
+
+    def consume(self) -> AsyncIterator[D]: ...
+
+    async def dead_letter(self, delivery: D, reason: str) -> None: ...
 
 
 async def handle_command(control: RunControl, command: Any) -> None:
@@ -40,19 +49,23 @@ async def handle_command(control: RunControl, command: Any) -> None:
 
 
 async def apply_command(
-    control: RunControl, bus: CommandBus, delivery: Delivery, clock: Clock, max_delay: float = 30.0
+    control: RunControl, bus: CommandBus[D], delivery: D, clock: Clock, max_delay: float = 30.0
 ) -> None:
     """Apply one delivered command until it took effect or is refused for good."""
     delay = 0.2
     while True:
         try:
             await handle_command(control, delivery.job)
+            _outage.recovered()
             return
         except LegatoError as exc:
             if not exc.retryable:  # an unknown run or blueprint: say so, go on
                 log.error("command %r refused: %s", delivery.job, exc)
                 return
-            log.warning("command %r waits %.1fs: %s", delivery.job, delay, exc)
+            if isinstance(exc, BackendUnavailableError):
+                _outage.failed(f"command {delivery.job!r} waits: {exc}", delay)
+            else:
+                log.warning("command %r waits %.1fs: %s", delivery.job, delay, exc)
         except Exception as exc:
             log.exception("command %r failed; dead-lettered", delivery.job)
             await bus.dead_letter(delivery, f"command failed: {exc!r}")
@@ -61,7 +74,7 @@ async def apply_command(
         delay = min(delay * 2, max_delay)
 
 
-async def consume_commands(control: RunControl, bus: CommandBus, clock: Clock) -> None:
+async def consume_commands(control: RunControl, bus: CommandBus[D], clock: Clock) -> None:
     async for delivery in bus.consume():
         await apply_command(control, bus, delivery, clock)
         await delivery.ack()

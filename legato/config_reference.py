@@ -1,9 +1,10 @@
 """docs/configuration.md, generated from the settings classes and the command options.
 
 The meaning of each setting is the ``Attributes:`` section of its class's
-docstring in ``legato.config``; the URL query keys are the mappings that
-``from_url`` itself uses; the options of `legato worker` and `legato reconcile`
-come from their argument parsers. ``legato config reference`` prints the page;
+docstring (the server settings re-exported by ``legato.config``, and
+``Limits``); the URL query keys are the mappings that ``from_url`` itself uses;
+the options of `legato worker` and `legato reconcile` come from their argument
+parsers. ``legato config reference`` prints the page;
 tests/unit/test_config_reference.py fails when the committed file differs.
 """
 
@@ -122,6 +123,33 @@ def _section(name: str, cls: type, env: str) -> list[str]:
     return [*lines, ""]
 
 
+def _limits() -> list[str]:
+    cls = config.Limits
+    docs = attribute_docs(cls)
+    lines = [
+        "## Limits: `[limits]`, `LEGATO_LIMITS_*`, `--limit-*`",
+        "",
+        _intro(cls.__doc__),
+        "",
+        "Each is a positive integer: the config file's `[limits]` table sets it, its",
+        "variable overrides the file and its option (on `legato run`; the run and step",
+        "limits also on `legato worker`, the document limits on `legato validate`)",
+        "overrides both. `legato run` applies all of them",
+        "embedded as distributed; a worker applies the input limit to the `start_run`",
+        "commands it consumes and the output limit to every step it runs; a client",
+        "(`legato start`, `legato.Client.connect(settings)`) applies the input limit.",
+        "",
+        "| TOML key | variable | option | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for f in fields(cls):
+        lines.append(
+            f"| `{f.name}` | `{config.LIMIT_VARIABLES[f.name]}` | "
+            f"`{config.LIMIT_OPTIONS[f.name]}` | {_default(f)} | {_cell(_md(docs[f.name]))} |"
+        )
+    return [*lines, ""]
+
+
 def _command(parser: argparse.ArgumentParser, name: str) -> list[str]:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     command = sub.choices[name]
@@ -176,6 +204,7 @@ def render() -> str:
     ]
     for name, cls, env in SECTIONS:
         lines += _section(name, cls, env)
+    lines += _limits()
     parser = build_parser()
     for name in COMMANDS:
         lines += _command(parser, name)

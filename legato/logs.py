@@ -26,6 +26,7 @@ from opentelemetry import trace
 
 from legato.config import ConfigError, redact
 from legato.runtime.logcontext import current_job
+from legato.runtime.outages import DRIVER_LOGGERS
 
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -105,6 +106,18 @@ class TextFormatter(logging.Formatter):
         return redact_text(line)
 
 
+def _not_a_driver(record: logging.LogRecord) -> bool:
+    """False for the drivers' own records (reconnect tracebacks and the like): below
+    debug level an outage is Legato's one warning (``legato.runtime.outages``)."""
+    return not any(record.name == d or record.name.startswith(d + ".") for d in DRIVER_LOGGERS)
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """The handler ``configure`` installs (and a second call replaces)."""
+
+    legato = True  # how tests and embedders tell it from their own handlers
+
+
 def configure(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send every log record to ``stream`` (stderr) as ``fmt`` lines at ``level`` and
     above (a second call replaces the first one's handler)."""
@@ -112,14 +125,15 @@ def configure(fmt: str = "text", level: str = "INFO", stream: TextIO | None = No
         raise ConfigError(f"log format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if level.upper() not in LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(LEVELS)}, not {level!r}")
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _Handler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
+    if level.upper() != "DEBUG":
+        handler.addFilter(_not_a_driver)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
-        if getattr(old, "legato", False):
+        if isinstance(old, _Handler):
             root.removeHandler(old)
-    handler.legato = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
 

@@ -31,6 +31,7 @@ from legato.commands import consume_commands
 from legato.reconciler.repair import RepairWatch
 from legato.runtime.engine import Engine
 from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.outages import Outage
 from legato.runtime.ports import Backend
 from legato.runtime.worker import WorkerSettings
 from legato.telemetry import MetricsPage, install_metrics, install_tracing
@@ -47,17 +48,25 @@ class WorkerOptions:
     heartbeat_interval: float | None = None  # default: a quarter of the lease
 
 
-async def open_with_backoff(settings: Settings, stop: asyncio.Event) -> Backend | None:
-    """Connect, waiting out servers that are not up yet; None if stopped meanwhile."""
-    delay = 0.5
+async def open_with_backoff(
+    settings: Settings, stop: asyncio.Event, initial: float = 0.5
+) -> Backend | None:
+    """Connect, waiting out servers that are not up yet (one warning, then the
+    retries at debug level); None if stopped meanwhile."""
+    delay = initial
+    outage = Outage(log, "servers")
     while not stop.is_set():
         try:
-            return await open_backend(settings)
+            backend = await open_backend(settings)
         except BackendUnavailableError as exc:
-            log.warning("servers not reachable, retrying in %.1fs: %s", delay, exc)
+            pause = delay * (0.5 + random.random())
+            outage.failed(exc, pause)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay * (0.5 + random.random()))
+                await asyncio.wait_for(stop.wait(), pause)
             delay = min(delay * 2, 30.0)
+        else:
+            outage.recovered()
+            return backend
     return None
 
 
@@ -183,6 +192,7 @@ async def run_worker(
             concurrency=options.concurrency,
             lease_ttl=options.lease_ttl,
             heartbeat_interval=options.heartbeat_interval,
+            limits=settings.limits,
         ),
         owns_backend=True,
     )

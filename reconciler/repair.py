@@ -16,6 +16,7 @@ import logging
 from legato.reconciler.reconciler import Reconciler
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.outages import Outage
 from legato.runtime.ports import Backend
 
 log = logging.getLogger("legato.repair")
@@ -45,11 +46,13 @@ class RepairWatch:
 
     async def watch(self) -> None:
         clock = self.backend.clock
+        outage = Outage(log, "coordinator (epoch check)")
         while True:
             try:
                 await self.check()
+                outage.recovered()
             except BackendUnavailableError as exc:
-                log.warning("epoch check failed: %s", exc)
+                outage.failed(exc, self.interval)
             except Exception:
                 log.exception("repair failed")
             await clock.sleep(self.interval)

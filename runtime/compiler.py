@@ -366,7 +366,7 @@ def compile_blueprint(
     cat = catalog if catalog is not None else default_catalog
     if isinstance(blueprint, Flow):
         merged = NodeCatalog()
-        merged.update({n: cat.lookup(n) for n in cat.names()})  # type: ignore[misc]
+        merged.update(cat.functions())
         merged.update(blueprint.functions)
         reading = read_blueprint(blueprint.document())
         return _compile(reading, merged, source or f"flow {blueprint.id!r}")

@@ -1,4 +1,4 @@
-"""What a node sees: ``ctx`` with its input, params, ids, attempt and the run context.
+"""The context resolution rule: which write of each key a step sees, and the final context.
 
 Context resolution rule (deterministic, the same embedded and distributed):
 a step sees, for each key, the write made by the latest of its *ancestor*
@@ -10,23 +10,24 @@ key, the write of the latest step in that same order.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from legato.runtime.nodectx import MISSING, Loader, RunContext, StepContext
 from legato.runtime.registry import Registry
 from legato.runtime.steps import StepId
 from legato.schemas import ContextWrite
 
-_MISSING: Any = object()
+__all__ = ["Loader", "RunContext", "StepContext", "final_context", "final_value", "visible_value"]
 
 
 def visible_value(
     reg: Registry, node_id: str, iteration: int, writes: Iterable[ContextWrite]
 ) -> Any:
-    """The value a step of ``node_id`` at ``iteration`` sees, or ``_MISSING``."""
+    """The value a step of ``node_id`` at ``iteration`` sees, or ``MISSING``."""
     reader = reg.nodes[node_id]
     best: tuple[int, int, int] | None = None
-    value: Any = _MISSING
+    value: Any = MISSING
     for w in writes:
         sid = StepId.parse(w.step_id)
         wnode, wit = sid.node, sid.position
@@ -46,7 +47,7 @@ def visible_value(
 
 def final_value(reg: Registry, writes: Iterable[ContextWrite]) -> Any:
     best: tuple[int, int, int, str] | None = None
-    value: Any = _MISSING
+    value: Any = MISSING
     for w in writes:
         sid = StepId.parse(w.step_id)
         wnode, wit = sid.node, sid.position
@@ -62,90 +63,6 @@ def final_context(reg: Registry, writes: Mapping[str, list[ContextWrite]]) -> di
     out = {}
     for key, ws in writes.items():
         v = final_value(reg, ws)
-        if v is not _MISSING:
+        if v is not MISSING:
             out[key] = v
     return out
-
-
-Loader = Callable[[str], Awaitable[Any]]
-
-
-class RunContext:
-    """Async access to the run's shared context; writes are kept with the step's result."""
-
-    __slots__ = ("_loader", "_preloaded", "writes")
-
-    def __init__(self, loader: Loader, preloaded: Mapping[str, Any] | None = None) -> None:
-        self._loader = loader
-        self._preloaded = dict(preloaded or {})
-        self.writes: dict[str, Any] = {}
-
-    async def get(self, key: str, default: Any = None) -> Any:
-        if key in self.writes:
-            return self.writes[key]
-        if key in self._preloaded:
-            value = self._preloaded[key]
-        else:
-            value = await self._loader(key)
-            self._preloaded[key] = value
-        return default if value is _MISSING else value
-
-    def set(self, key: str, value: Any) -> None:
-        """Write ``key``; recorded atomically with the step's completion."""
-        if not isinstance(key, str) or not key:
-            raise ValueError("context keys are non-empty strings")
-        self.writes[key] = value
-
-
-class StepContext:
-    """The single argument of a node function.
-
-    Attributes:
-        input: the run's input (start node), the predecessor's output, a dict
-            ``{predecessor: output}`` for a join, or what ``inputs:`` selects.
-        params: the node's ``params`` (read-only).
-        run_id, step_id, node_id: where this step stands.
-        attempt: 1-based attempt number.
-        iteration: the loop iteration (0 outside loops).
-        context: async ``get(key)`` / ``set(key, value)`` on the run context.
-        error: for a fallback node, the error of the node it stands in for.
-        cancelled: set when the run was cancelled while the step runs (long-running
-            sync code should check it; async code also gets ``CancelledError``).
-    """
-
-    __slots__ = (
-        "attempt",
-        "cancelled",
-        "context",
-        "error",
-        "input",
-        "iteration",
-        "node_id",
-        "params",
-        "run_id",
-        "step_id",
-    )
-
-    def __init__(
-        self,
-        *,
-        input: Any,
-        params: Mapping[str, Any],
-        run_id: str,
-        step_id: str,
-        node_id: str,
-        attempt: int,
-        iteration: int,
-        context: RunContext,
-        error: str | None = None,
-    ) -> None:
-        self.input = input
-        self.params = params
-        self.run_id = run_id
-        self.step_id = step_id
-        self.node_id = node_id
-        self.attempt = attempt
-        self.iteration = iteration
-        self.context = context
-        self.error = error
-        self.cancelled = False

@@ -15,6 +15,7 @@ from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
 from legato.runtime.history import fold
+from legato.runtime.limits import DEFAULT_LIMITS, Limits, check_input
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
@@ -55,11 +56,13 @@ class RunControl:
         ending: RunEnding,
         *,
         tracer: Any = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.backend = backend
         self.registries = registries
         self.ending = ending
         self.tracer = tracer
+        self.limits = limits
 
     async def register(self, registry: Registry) -> Registry:
         await self.backend.blueprints.put_blueprint(registry.blueprint)
@@ -75,7 +78,13 @@ class RunControl:
         register: bool = True,
     ) -> str:
         """Create a run and enqueue its start steps; returns the run id. Starting an
-        existing ``run_id`` again starts nothing (idempotent)."""
+        existing ``run_id`` again starts nothing (idempotent).
+
+        Raises:
+            RunInputError: ``input`` cannot be stored, or is over ``Limits.input_bytes``
+                (``InputTooLargeError``); nothing is started or registered.
+        """
+        check_input(input, self.limits)
         if register:
             await self.register(registry)
         rid = run_id or uuid.uuid4().hex

@@ -129,6 +129,7 @@ class _Loader(yaml.SafeLoader):
     def _descend(self) -> None:
         self.level += 1
         if self.level > self.limits.depth:
+            # types-PyYAML leaves Parser.peek_event unannotated
             mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
             raise _TooDeep(_too_deep(self.path, self.limits, mark.line + 1 if mark else None))
 

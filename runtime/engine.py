@@ -55,7 +55,9 @@ class Engine:
         self.ending = RunEnding(
             backend.store, backend.coordinator, backend.timers, backend.clock.now
         )
-        self.control = RunControl(backend, self.registries, self.ending, tracer=self.tracer)
+        self.control = RunControl(
+            backend, self.registries, self.ending, tracer=self.tracer, limits=self.settings.limits
+        )
         self.worker = Worker(
             backend, self.registries, self.settings, self.ending, tracer=self.tracer
         )

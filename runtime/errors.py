@@ -99,6 +99,14 @@ class LoopLimitError(StepError):
 # --- runs and storage -------------------------------------------------------------
 
 
+class RunInputError(LegatoError):
+    """A run's input cannot be accepted (it cannot be stored); nothing was started."""
+
+
+class InputTooLargeError(RunInputError):
+    """A run's input exceeds ``Limits.input_bytes``; nothing was started."""
+
+
 class RunNotFoundError(LegatoError):
     """No run with this id exists."""
 

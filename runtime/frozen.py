@@ -27,6 +27,7 @@ class FrozenDict(dict[str, Any]):
     def __delitem__(self, key: str) -> None:
         self._refuse()
 
+    # dict's |= returns Self; refusing returns nothing, which mypy calls unsafe overlap
     def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
         self._refuse()
 

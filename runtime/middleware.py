@@ -27,9 +27,10 @@ import msgspec
 from legato.runtime import metrics
 from legato.runtime.clock import Clock
 from legato.runtime.ending import RunEnding
-from legato.runtime.errors import LegatoError, UnknownBlueprintError
+from legato.runtime.errors import BackendUnavailableError, LegatoError, UnknownBlueprintError
 from legato.runtime.lease import Leases
 from legato.runtime.logcontext import reset_job, set_job
+from legato.runtime.outages import Outage
 from legato.runtime.pipeline import Work
 from legato.runtime.ports import Timers
 from legato.runtime.tracing import stamp, step_span
@@ -109,12 +110,14 @@ class Containment:
 
 class Backoff:
     """Handle the job again after a retryable error, waiting ``initial`` seconds,
-    doubling to ``maximum`` (with jitter)."""
+    doubling to ``maximum`` (with jitter). A server outage is one warning for all
+    the jobs it holds up, and one line when a job gets through again."""
 
     def __init__(self, clock: Clock, initial: float = 0.2, maximum: float = 30.0) -> None:
         self.clock = clock
         self.initial = initial
         self.maximum = maximum
+        self.outage = Outage(log, "servers (handling jobs)")
 
     def wrap(self, call_next: Handler) -> Handler:
         async def handle(work: Work) -> None:
@@ -122,14 +125,23 @@ class Backoff:
             while True:
                 try:
                     await call_next(work)
+                    if self.outage.down:
+                        self.outage.recovered()
                     return
                 except LegatoError as exc:
                     if not exc.retryable or isinstance(exc, UnknownBlueprintError):
                         raise
                     job = work.job
-                    log.warning(
-                        "handling %s/%s again in %.1fs: %s", job.run_id, job.step_id, delay, exc
-                    )
+                    if isinstance(exc, BackendUnavailableError):
+                        self.outage.failed(f"job {job.run_id}/{job.step_id}: {exc}", delay)
+                    else:
+                        log.warning(
+                            "handling %s/%s again in %.1fs: %s",
+                            job.run_id,
+                            job.step_id,
+                            delay,
+                            exc,
+                        )
                     await self.clock.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 2, self.maximum)
 

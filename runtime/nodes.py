@@ -13,12 +13,28 @@ import inspect
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 from legato.runtime.errors import StepError, StepTimeoutError
+from legato.runtime.nodectx import StepContext
 from legato.runtime.threads import DaemonThreads
+from legato.runtime.typed_input import convert_input, input_type
 
 NodeFunction = Callable[..., Any]
+
+#: A node function, sync or async, taking ``ctx`` (typed or not); kept as it is.
+F = TypeVar("F", bound=Callable[[StepContext[Any]], object])
+#: A prep/exec/post node class.
+C = TypeVar("C", bound=type[Any])
+
+
+class Registers(Protocol):
+    """What ``@catalog.node("name")`` returns: a decorator that keeps its argument's type."""
+
+    @overload
+    def __call__(self, impl: C, /) -> C: ...
+    @overload
+    def __call__(self, impl: F, /) -> F: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +58,35 @@ class NodeCatalog:
     def register(self, name: str, impl: NodeFunction) -> None:
         self._by_name[name] = impl
 
-    def node(self, name: str) -> Callable[[NodeFunction], NodeFunction]:
-        """Decorator: ``@catalog.node("resize")``."""
+    @overload
+    def node(self, impl: C, /) -> C: ...
+    @overload
+    def node(self, impl: F, /) -> F: ...
+    @overload
+    def node(self, name: str | None = None, /) -> Registers: ...
 
-        def wrap(fn: NodeFunction) -> NodeFunction:
-            self.register(name, fn)
-            return fn
+    def node(self, arg: Any = None, /) -> Any:
+        """Decorator registering a node: ``@catalog.node("resize")``, or ``@catalog.node``
+        (``@catalog.node()``) for the function's own ``__name__``. The function is
+        returned as it is, so type checkers keep its signature, sync or async;
+        one that does not take a ``StepContext`` is a type error."""
+        if arg is None or isinstance(arg, str):
+            name: str | None = arg
 
-        return wrap
+            def wrap(impl: Any) -> Any:
+                self.register(name or impl.__name__, impl)
+                return impl
+
+            return wrap
+        self.register(arg.__name__, arg)
+        return arg
 
     def update(self, functions: dict[str, NodeFunction]) -> None:
         self._by_name.update(functions)
+
+    def functions(self) -> dict[str, NodeFunction]:
+        """A copy of every registration, by name."""
+        return dict(self._by_name)
 
     def lookup(self, name: str) -> NodeFunction | None:
         return self._by_name.get(name)
@@ -106,7 +140,8 @@ def resolve(uses: str, catalog: NodeCatalog) -> NodeFunction:
             raise LookupError(f"module {module_name!r} has no attribute {attr!r}") from None
     if not callable(target):
         raise LookupError(f"{uses!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    imported: NodeFunction = target
+    return imported
 
 
 def import_module(name: str) -> Any:
@@ -146,6 +181,7 @@ class Implementation:
 
     target: NodeFunction
     kind: str  # "async" | "sync" | "class" | "signal" | "sleep"
+    input_type: Any = None  # the In of ``ctx: StepContext[In]``; None: untyped
 
     async def call(self, ctx: Any, timeout: float | None = None) -> Any:
         """Run the node on ``ctx``; ``StepTimeoutError`` after ``timeout`` seconds.
@@ -155,7 +191,10 @@ class Implementation:
         runs in a daemon thread, which cannot be interrupted: at its timeout
         ``ctx.cancelled`` is set and the step ends only once the thread returns, so
         a retry never overlaps it; a run that ends meanwhile does not wait for it.
+        A typed node's input is converted first (``InputValidationError``).
         """
+        if self.input_type is not None:
+            ctx.input = convert_input(ctx.input, self.input_type, ctx.step_id)
         if self.kind == "sync":
             return await _call_sync(self.target, ctx, timeout)
         coro = _contained(self.target(ctx) if self.kind == "async" else self._call_async(ctx))
@@ -242,7 +281,7 @@ async def _run_lifecycle(obj: Any, ctx: Any) -> Any:
 def implementation(target: NodeFunction) -> Implementation:
     """Classify a callable: a class with ``exec`` runs prep/exec/post; coroutine
     functions are awaited; plain functions run in a thread so they cannot block
-    other steps."""
+    other steps. Raises ``LookupError`` for a typed input msgspec cannot convert to."""
     wait_kind = WAIT_KINDS.get(target)
     if wait_kind is not None:
         return Implementation(target, wait_kind)
@@ -251,6 +290,7 @@ def implementation(target: NodeFunction) -> Implementation:
             raise LookupError(f"class {target.__name__} has no exec() method")
         return Implementation(target, "class")
     call = getattr(target, "__call__", None)  # noqa: B004 - objects with an async __call__
+    typed = input_type(target)
     if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(call):
-        return Implementation(target, "async")
-    return Implementation(target, "sync")
+        return Implementation(target, "async", typed)
+    return Implementation(target, "sync", typed)

@@ -21,7 +21,6 @@ from legato.runtime.registry import CompiledNode
 from legato.runtime.routing import Routing
 from legato.schemas import ContextWrite, Job, Retry, StepCompleted, StepFailed, StepRecord
 
-DEFAULT_MAX_VALUE_BYTES = 1 << 20
 _encode = msgspec.msgpack.Encoder().encode
 
 
@@ -70,7 +69,10 @@ def check_size(value: Any, what: str, limit: int) -> None:
     except (TypeError, OverflowError) as exc:
         raise StepError(f"{what} is not serialisable: {exc}", retryable=False) from exc
     if size > limit:
-        raise OutputTooLargeError(f"{what} is {size} bytes, over the limit of {limit} bytes")
+        raise OutputTooLargeError(
+            f"{what} is {size} bytes, over the limit of {limit} bytes (Limits.output_bytes: "
+            "--limit-output-bytes, LEGATO_LIMITS_OUTPUT_BYTES, [limits] output_bytes)"
+        )
 
 
 def check_values(output: Any, writes: Mapping[str, Any], limit: int) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from legato.runtime.context import _MISSING, RunContext, StepContext, visible_value
+from legato.runtime.context import visible_value
 from legato.runtime.inputs import build_input
+from legato.runtime.nodectx import MISSING, RunContext, StepContext
 from legato.runtime.ports import RunStore
 from legato.runtime.registry import CompiledNode, Registry
 from legato.schemas import Job, RunHeader, StepRecord
@@ -32,7 +33,7 @@ class Contexts:
         out = {}
         for key in keys:
             v = visible_value(reg, node.id, iteration, writes.get(key, ()))
-            if v is not _MISSING:
+            if v is not MISSING:
                 out[key] = v
         return out
 

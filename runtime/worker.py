@@ -20,6 +20,7 @@ from legato.runtime import metrics
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import BackendUnavailableError
 from legato.runtime.lease import Leases
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.middleware import (
     Backoff,
     Containment,
@@ -30,7 +31,7 @@ from legato.runtime.middleware import (
     UnknownBlueprint,
     chain,
 )
-from legato.runtime.outcomes import DEFAULT_MAX_VALUE_BYTES
+from legato.runtime.outages import Outage
 from legato.runtime.pipeline import RegistrySource, StepCore, Work
 from legato.runtime.ports import Backend, Delivery
 
@@ -48,7 +49,8 @@ class WorkerSettings:
             dead worker's step may run elsewhere.
         heartbeat_interval: seconds between heartbeats of a running step (default:
             a quarter of ``lease_ttl``).
-        max_value_bytes: the size limit of a step's output and of each context value.
+        limits: size bounds; ``output_bytes`` bounds a step's output and each
+            context value, ``input_bytes`` a run's input (``legato.runtime.limits``).
         backoff_initial: first delay before a job is handled again after an outage.
         backoff_max: the longest such delay.
         max_redeliveries: times a job this worker cannot compile is re-published
@@ -60,7 +62,7 @@ class WorkerSettings:
     worker_id: str | None = None
     lease_ttl: float = 10.0
     heartbeat_interval: float | None = None
-    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
+    limits: Limits = DEFAULT_LIMITS
     backoff_initial: float = 0.2
     backoff_max: float = 30.0
     max_redeliveries: int = 12
@@ -102,7 +104,7 @@ class Worker:
             self.leases,
             ending,
             worker_id=self.worker_id,
-            max_value_bytes=settings.max_value_bytes,
+            max_value_bytes=settings.limits.output_bytes,
         )
         if middleware is None:
             middleware = default_middleware(backend, ending, self.leases, settings, tracer)
@@ -160,12 +162,14 @@ class Worker:
         timers, clock = self.backend.timers, self.backend.clock
         interval = timers.poll_interval or 0.1
         delay = interval
+        outage = Outage(log, "timers")
         while True:
             try:
                 metrics.timers_fired(await timers.fire_due(self.backend.bus, clock.now()))
                 delay = interval
+                outage.recovered()
             except BackendUnavailableError as exc:
-                log.warning("timers unavailable, retrying in %.1fs: %s", delay, exc)
+                outage.failed(exc, delay)
                 delay = min(delay * 2, self.settings.backoff_max)
             except Exception:
                 log.exception("firing timers failed")

@@ -63,6 +63,7 @@ from legato.adapters.kafka.deadletter import (
     dead_letter_value,
     format_problem,
 )
+from legato.adapters.kafka.driverlog import KafkaHealth
 from legato.adapters.kafka.offsets import PartitionOffsets
 from legato.adapters.kafka.settings import KafkaSettings
 from legato.runtime import metrics
@@ -133,9 +134,11 @@ class KafkaJobBus:
         self._decode = decode
         self._format = format
         self.dead_lettered = 0
+        self.health = KafkaHealth.of(settings.bootstrap)
         self._producer = Producer(
             {
                 **settings.client_config(),
+                **self.health.client_config(),
                 "enable.idempotence": True,
                 "acks": "all",
                 "message.timeout.ms": 30000,
@@ -177,6 +180,8 @@ class KafkaJobBus:
                     error = BackendUnavailableError(
                         f"Kafka: publishing to {self.topic} failed: {err}"
                     )
+                else:
+                    self.health.answered()
                 loop.call_soon_threadsafe(_resolve, fut, error)
 
             return done
@@ -236,6 +241,7 @@ class KafkaJobBus:
     def _consumer_config(self) -> dict[str, Any]:
         return {
             **self.settings.client_config(),
+            **self.health.client_config(),
             "group.id": self.group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -328,8 +334,9 @@ class KafkaJobBus:
         err = msg.error()
         if err is not None:
             if err.code() != KafkaError._PARTITION_EOF:
-                log.warning("Kafka consumer error: %s", err)
+                self.health.error(err)
             return
+        self.health.answered()
         partition, offset = msg.partition(), msg.offset()
         assert partition is not None and offset is not None  # always set on a consumed message
         with self._lock:
@@ -388,6 +395,7 @@ class KafkaJobBus:
                     self._offsets[tp.partition].committed = tp.offset
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.health.answered()
         with self._lock:
             for tp in partitions:
                 self._offsets.pop(tp.partition, None)
@@ -463,7 +471,10 @@ def _commit_result(err: KafkaError | None, partitions: list[TopicPartition]) -> 
 
 
 def _headers(msg: Message) -> list[tuple[str, Any]]:
-    return list(msg.headers() or ())  # type: ignore[arg-type]
+    raw = msg.headers()  # a consumed message's are a list; the stubs also allow a dict
+    if raw is None:
+        return []
+    return list(raw.items()) if isinstance(raw, dict) else list(raw)
 
 
 def _trace_headers(msg: Message) -> dict[str, str] | None:

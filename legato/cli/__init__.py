@@ -44,8 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except LegatoError as exc:
         from legato.config import ConfigError
+        from legato.runtime.errors import RunInputError
 
         print(f"legato {args.command}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+        return 2 if isinstance(exc, ConfigError | RunInputError) else 1
     except KeyboardInterrupt:
         return 130

@@ -12,10 +12,18 @@ from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
-from legato.config import Settings, add_config_argument, settings_from_cli
+from legato.config import (
+    DOCUMENT_LIMITS,
+    Settings,
+    add_config_argument,
+    add_limit_arguments,
+    limits_from_cli,
+    settings_from_cli,
+)
 from legato.runtime.blueprint import load_blueprint
 from legato.runtime.compiler import compile_file
 from legato.runtime.errors import BlueprintError
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.nodes import import_module
 from legato.runtime.registry import Registry
 
@@ -35,10 +43,12 @@ def register(subparsers: Any) -> None:
     _import_argument(run)
     run.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
     add_config_argument(run)
+    add_limit_arguments(run)
     run.set_defaults(func=_run)
     validate = subparsers.add_parser("validate", help="check a blueprint; list every problem")
     validate.add_argument("file")
     _import_argument(validate)
+    add_limit_arguments(validate, DOCUMENT_LIMITS)
     validate.set_defaults(func=_validate)
     graph = subparsers.add_parser(
         "graph",
@@ -91,10 +101,10 @@ def import_modules(names: list[str]) -> None:
             raise UsageError(f"--import {name}: {exc}") from exc
 
 
-def _compile(args: argparse.Namespace) -> Registry | None:
+def _compile(args: argparse.Namespace, limits: Limits = DEFAULT_LIMITS) -> Registry | None:
     try:
         _prepare(args)
-        registry = compile_file(args.file)
+        registry = compile_file(args.file, limits=limits)
     except BlueprintError as exc:
         print(str(exc), file=sys.stderr)
         return None
@@ -128,7 +138,7 @@ async def run_here(
     from legato.adapters import open_backend
     from legato.runtime.engine import Engine
 
-    engine = Engine(await open_backend(settings), owns_backend=True)
+    engine = Engine(await open_backend(settings), owns_backend=True, limits=settings.limits)
     try:
         engine.start_workers()
         rid = await engine.start(registry, value)
@@ -144,10 +154,10 @@ async def run_here(
 
 def _run(args: argparse.Namespace) -> int:
     value = _read_input(args)
-    registry = _compile(args)
+    settings = settings_from_cli(args, os.environ)
+    registry = _compile(args, settings.limits)
     if registry is None:
         return 2
-    settings = settings_from_cli(args, os.environ)
     if settings.partial:
         raise UsageError(
             "distributed mode needs all of LEGATO_KAFKA, LEGATO_CASSANDRA and "
@@ -159,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    registry = _compile(args)
+    registry = _compile(args, limits_from_cli(DEFAULT_LIMITS, args, os.environ))
     if registry is None:
         return 2
     bp = registry.blueprint

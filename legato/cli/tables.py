@@ -76,10 +76,14 @@ def history_table(events: Iterable[Event]) -> str:
         if node and step.split("#")[0] != node:
             step += f" ({node})"  # a fallback's event
         attempt = getattr(event, "attempt", None)
-        rows.append(
-            (clock(event.at), event.__struct_config__.tag, step, str(attempt or ""), _detail(event))
-        )
+        rows.append((clock(event.at), _tag(event), step, str(attempt or ""), _detail(event)))
     return table(("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL"), rows)
+
+
+def _tag(event: Event) -> str:
+    """The event's type as the history stores it (every event is tagged by a name)."""
+    tag = event.__struct_config__.tag
+    return tag if isinstance(tag, str) else type(event).__name__
 
 
 def _detail(event: Event) -> str:

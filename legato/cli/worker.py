@@ -8,7 +8,7 @@ from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.run import import_modules
-from legato.config import add_config_argument, settings_from_cli
+from legato.config import RUN_LIMITS, add_config_argument, add_limit_arguments, settings_from_cli
 from legato.logs import add_arguments as add_log_arguments
 from legato.logs import configure_from_cli as configure_logs
 from legato.loop import run as run_loop
@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
         default=30.0,
         help="seconds to finish jobs in hand on SIGTERM",
     )
+    add_limit_arguments(p, RUN_LIMITS)
     add_log_arguments(p)
     p.set_defaults(func=_run)
 

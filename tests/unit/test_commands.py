@@ -65,3 +65,22 @@ async def test_defect_02_commands_meeting_an_outage_or_a_bug_are_never_dropped()
     assert (await engine.status("r2")).status == "running"
     assert [type(c).__name__ for c, _ in bus.dead] == ["CancelRun"]
     assert "command failed: RuntimeError('a bug')" in bus.dead[0][1]
+
+
+async def test_a_start_command_with_an_oversized_input_is_refused_and_starts_nothing(
+    caplog: Any,
+) -> None:
+    clock = legato.testing.FakeClock()
+    engine = legato.Engine(legato.testing.backend(clock), limits=legato.Limits(input_bytes=64))
+    reg = await engine.register(legato.compile(legato.Flow("cmdbig").node("a", one)))
+    bus = CommandBus(
+        [
+            Delivery(StartRun(reg.id, "1", "x" * 100, run_id="big")),
+            Delivery(StartRun(reg.id, "1", "small", run_id="ok")),
+        ]
+    )
+    await consume_commands(engine.control, bus, clock)
+    assert all(d.acked for d in bus.deliveries) and bus.dead == []
+    assert (await engine.status("ok")).status == "running"
+    assert await engine.backend.store.get_run("big") is None
+    assert "over the limit of 64 bytes" in caplog.text

@@ -24,7 +24,8 @@ def join_cases(count: int = 160, seed: int = 7) -> list[JoinCase]:
     with every taken/skip choice, then seeded random sequences with repeats (a
     predecessor always arrives with the same ``taken``, as its record is fixed)."""
     cases: list[JoinCase] = []
-    for expected, mode in itertools.product((2, 3), ("all", "any")):
+    modes: tuple[JoinMode, ...] = ("all", "any")
+    for expected, mode in itertools.product((2, 3), modes):
         preds = [f"p{i}" for i in range(expected)]
         for taken in itertools.product((True, False), repeat=expected):
             for order in itertools.permutations(range(expected)):
@@ -33,10 +34,10 @@ def join_cases(count: int = 160, seed: int = 7) -> list[JoinCase]:
     rng = random.Random(seed)
     for _ in range(count):
         expected = rng.randint(1, 5)
-        mode: JoinMode = rng.choice(("all", "any"))
-        taken = {f"p{i}": rng.random() < 0.5 for i in range(expected)}
-        seq = tuple((p, taken[p]) for p in rng.choices(list(taken), k=rng.randint(1, 9)))
-        cases.append((expected, mode, seq))
+        picked = rng.choice(modes)
+        by_pred = {f"p{i}": rng.random() < 0.5 for i in range(expected)}
+        arrivals = tuple((p, by_pred[p]) for p in rng.choices(list(by_pred), k=rng.randint(1, 9)))
+        cases.append((expected, picked, arrivals))
     return cases
 
 
