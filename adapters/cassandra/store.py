@@ -36,6 +36,7 @@ import msgspec
 from cassandra.query import BatchStatement, BatchType
 
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
+from legato.adapters.cassandra.retention import Retention
 from legato.adapters.cassandra.runindex import CassandraRunIndex
 from legato.runtime.errors import FencingError, RunNotFoundError
 from legato.runtime.ports import ActivePage, RunPage, RunQuery, StepView
@@ -177,12 +178,18 @@ class CassandraRunStore:
     """The run history in Cassandra. Build with ``await CassandraRunStore.open(...)``."""
 
     def __init__(
-        self, session: Any, keyspace: str, prepared: dict[str, Any], index: CassandraRunIndex
+        self,
+        session: Any,
+        keyspace: str,
+        prepared: dict[str, Any],
+        index: CassandraRunIndex,
+        retention: Retention | None = None,
     ) -> None:
         self.session = session
         self.keyspace = keyspace
         self._q = prepared
         self._index = index
+        self._retention = retention
 
     @classmethod
     async def open(
@@ -193,7 +200,14 @@ class CassandraRunStore:
         cql = statements(keyspace)
         prepared = await prepare_all(session, cql)
         index = await CassandraRunIndex.open(session, keyspace, retention)
-        return cls(session, keyspace, prepared, index)
+        kept = await Retention.open(session, keyspace, int(retention)) if retention else None
+        return cls(session, keyspace, prepared, index, kept)
+
+    async def _ended(self, header: RunHeader, status: str, ended_at: float) -> None:
+        """What follows a run's end in its partition: the index, then the TTLs."""
+        await self._index.ended(header, status, ended_at)
+        if self._retention is not None:
+            await self._retention.expire(header.run_id)
 
     async def _run(self, name: str, params: Sequence[Any]) -> list[Any]:
         return await execute(self.session, self._q[name], params)
@@ -365,7 +379,7 @@ class CassandraRunStore:
             if fence is not None and now is not None and now.status == "running":
                 raise FencingError(f"stale lease token {fence[1]} for {run_id}/{fence[0]}")
             return False
-        await self._index.ended(header, status, event.at)
+        await self._ended(header, status, event.at)
         await self._run("active_del", (bucket(header.created_at), run_id))
         return True
 
@@ -421,7 +435,7 @@ class CassandraRunStore:
                         if h is not None and h.status != "running":
                             # Its end may have stopped before the index: finish that.
                             running = msgspec.structs.replace(h, status="running")
-                            await self._index.ended(running, h.status, h.updated_at)
+                            await self._ended(running, h.status, h.updated_at)
                         # Finished, a create that never happened, or a repeated create of
                         # an existing run id (its row went to another bucket).
                         stale.append(run_id)
