@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,14 @@ def register(subparsers: Any) -> None:
         p.add_argument("run_id")
         p.add_argument("--json", action="store_true", help=f"print {as_json}")
         p.set_defaults(func=_status if name == "status" else _history)
+        if name == "history":
+            p.add_argument(
+                "-f",
+                "--follow",
+                action="store_true",
+                help="then print each event as it is recorded, until the run ends; exit 0 "
+                "if it completed, 1 if it failed or was cancelled",
+            )
         add_config_argument(p)
     cancel = subparsers.add_parser("cancel", help="cancel a run: no new step starts")
     cancel.add_argument("run_id")
@@ -127,6 +135,8 @@ def _status(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from legato.cli.tables import history_table
 
+    if args.follow:
+        return _follow(args)
     events = with_client(args, lambda c: c.history(args.run_id))
     if not args.json:
         print(history_table(events))
@@ -134,6 +144,27 @@ def _history(args: argparse.Namespace) -> int:
     for event in events:
         _print(event)
     return 0
+
+
+_WIDTHS = (12, 15, 24, 7)  # the columns of a followed history, but the last
+
+
+def _follow(args: argparse.Namespace) -> int:
+    from legato.cli.tables import HISTORY_COLUMNS, history_row
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells, _WIDTHS, strict=False)]
+        return "  ".join([*padded, *cells[len(_WIDTHS) :]]).rstrip()
+
+    async def action(client: Any) -> str:
+        if not args.json:
+            print(line(HISTORY_COLUMNS), flush=True)
+        async for event in client.follow(args.run_id):
+            text = msgspec.json.encode(event).decode() if args.json else line(history_row(event))
+            print(text, flush=True)
+        return str((await client.status(args.run_id)).status)
+
+    return 0 if with_client(args, action) == "completed" else 1
 
 
 def _cancel(args: argparse.Namespace) -> int:

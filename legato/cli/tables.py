@@ -67,19 +67,22 @@ def status_table(header: RunHeader) -> str:
     return table(None, rows)
 
 
+HISTORY_COLUMNS = ("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL")
+
+
+def history_row(event: Event) -> tuple[str, str, str, str, str]:
+    """An event's cells: time (UTC), type, step, attempt and what it says."""
+    step = getattr(event, "step_id", None) or ""
+    node = getattr(event, "node", None)
+    if node and step.split("#")[0] != node:
+        step += f" ({node})"  # a fallback's event
+    attempt = getattr(event, "attempt", None)
+    return clock(event.at), event.__struct_config__.tag, step, str(attempt or ""), _detail(event)
+
+
 def history_table(events: Iterable[Event]) -> str:
     """One line per event: time (UTC), type, step, attempt and what it says."""
-    rows = []
-    for event in events:
-        step = getattr(event, "step_id", None) or ""
-        node = getattr(event, "node", None)
-        if node and step.split("#")[0] != node:
-            step += f" ({node})"  # a fallback's event
-        attempt = getattr(event, "attempt", None)
-        rows.append(
-            (clock(event.at), event.__struct_config__.tag, step, str(attempt or ""), _detail(event))
-        )
-    return table(("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL"), rows)
+    return table(HISTORY_COLUMNS, [history_row(e) for e in events])
 
 
 def _detail(event: Event) -> str:
