@@ -14,6 +14,7 @@ import msgspec
 
 from legato.cli import UsageError
 from legato.config import add_config_argument, settings_from_cli
+from legato.schemas import StepFailed
 
 
 def register(subparsers: Any) -> None:
@@ -122,24 +123,36 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from legato.cli.tables import status_table
+    from legato.cli.tables import failure_text, run_failure, status_table
 
-    header = with_client(args, lambda c: c.status(args.run_id))
+    async def action(client: Any) -> Any:
+        header = await client.status(args.run_id)
+        failure = None
+        if header.status == "failed" and not args.json:
+            failure = run_failure(await client.history(args.run_id))
+        return header, failure
+
+    header, failure = with_client(args, action)
     if args.json:
         _print(header)
     else:
         print(status_table(header))
+        if failure is not None:
+            print("failure:\n" + failure_text(failure))
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    from legato.cli.tables import history_table
+    from legato.cli.tables import failures_text, history_table
 
     if args.follow:
         return _follow(args)
     events = with_client(args, lambda c: c.history(args.run_id))
     if not args.json:
         print(history_table(events))
+        failures = failures_text(events)
+        if failures:
+            print("\n" + failures)
         return 0
     for event in events:
         _print(event)
@@ -161,6 +174,10 @@ def _follow(args: argparse.Namespace) -> int:
             print(line(HISTORY_COLUMNS), flush=True)
         async for event in client.follow(args.run_id):
             text = msgspec.json.encode(event).decode() if args.json else line(history_row(event))
+            if isinstance(event, StepFailed) and event.traceback and not args.json:
+                text += "\n" + "\n".join(
+                    "    " + row for row in event.traceback.rstrip().splitlines()
+                )
             print(text, flush=True)
         return str((await client.status(args.run_id)).status)
 

@@ -109,3 +109,33 @@ def _detail(event: Event) -> str:
         case RunCancelled():
             return short(event.reason)
     return ""
+
+
+def failure_text(event: StepFailed) -> str:
+    """A failed attempt in full: step, attempt, type, message, then its traceback."""
+    step = (
+        event.step_id
+        if event.step_id.split("#")[0] == event.node
+        else (f"{event.step_id} ({event.node})")
+    )
+    head = f"{step}, attempt {event.attempt}: {event.error_type or 'error'}: "
+    head += event.message or event.error
+    body = "\n".join("    " + line for line in event.traceback.rstrip().splitlines())
+    return head + ("\n" + body if body else "")
+
+
+def failures_text(events: Iterable[Event]) -> str:
+    """Every failed attempt in full, for below a history table ("" if none)."""
+    failed = [failure_text(e) for e in events if isinstance(e, StepFailed)]
+    return "failures:\n" + "\n".join(failed) if failed else ""
+
+
+def run_failure(events: Sequence[Event]) -> StepFailed | None:
+    """The failed attempt that failed the run, if a step's failure did."""
+    ended = next((e for e in reversed(events) if isinstance(e, RunFailed)), None)
+    if ended is None or ended.step_id is None:
+        return None
+    return next(
+        (e for e in reversed(events) if isinstance(e, StepFailed) and e.step_id == ended.step_id),
+        None,
+    )

@@ -55,6 +55,10 @@ async def test_runs_lists_by_blueprint_and_status_and_pages(dist_settings: Any) 
             ),
             None,
         )
+        async with asyncio.timeout(DEADLINE):  # parked before the engine closes
+            async for event in engine.control.follow(waiting, interval=0.05):
+                if event.__struct_config__.tag == "step_waiting":
+                    break
     finally:
         await engine.close()
         await dist.close()
@@ -132,6 +136,12 @@ async def test_history_follow_prints_events_as_they_happen_until_the_end(
             out, err = await proc.communicate()
         assert proc.returncode == 1, err
         assert json.loads(out.decode().splitlines()[-1])["type"] == "run_failed"
+        status = legato_cli(dist_settings, "status", failing)
+        assert status.returncode == 0, status.stderr
+        assert "failure:\nx, attempt 1: NonRetryableError: db down\n    Traceback" in status.stdout
+        assert 'raise legato.NonRetryableError("db down")' in status.stdout
+        history = legato_cli(dist_settings, "history", failing)
+        assert "\nfailures:\nx, attempt 1: NonRetryableError: db down" in history.stdout
     finally:
         await engine.close()
         await dist.close()
