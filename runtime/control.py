@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from legato.runtime import metrics
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
@@ -105,6 +106,7 @@ class RunControl:
                 trace=traceparent(),
             )
             if await self.backend.store.create_run(header, event):
+                metrics.run_started(registry.id)
                 await self.backend.bus.publish(
                     [
                         Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
