@@ -77,6 +77,13 @@ class _Instruments:
             description="Run duration, start to end",
             explicit_bucket_boundaries_advisory=_BUCKETS,
         )
+        self.queue_wait = meter.create_histogram(
+            "legato_step_queue_wait",
+            unit="s",
+            description="Time from a job's publication (a timer's: its firing) to a worker "
+            "starting it",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
         self.duration = meter.create_histogram(
             "legato_step_duration",
             unit="s",
@@ -116,6 +123,10 @@ def run_ended(blueprint: str, status: str, seconds: float) -> None:
     attrs = {"blueprint": blueprint, "status": status}
     _m.runs_ended.add(1, attrs)
     _m.run_duration.record(max(seconds, 0.0), attrs)
+
+
+def step_queue_wait(blueprint: str, node: str, seconds: float) -> None:
+    _m.queue_wait.record(max(seconds, 0.0), {"blueprint": blueprint, "node": node})
 
 
 def step_started(blueprint: str, node: str) -> None:

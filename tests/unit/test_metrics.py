@@ -204,3 +204,15 @@ async def test_runs_started_ended_and_their_duration_by_blueprint_and_status(
     assert total(found, "legato_run_duration", blueprint="good") == 2
     assert total(found, "legato_run_duration", status="failed") == 1
     assert total(found, "legato_step_duration", blueprint="bad", node="x") == 1
+
+
+async def test_queue_wait_is_recorded_for_every_delivered_job(
+    reader: InMemoryMetricReader,
+) -> None:
+    async with legato.Engine() as engine:
+        ok = await engine.run(legato.compile(shape()), None, timeout=10)
+    assert ok.status == "completed"
+    found = points(reader)
+    # begin, left, merge, flaky twice (a retry); the skipped right has no job
+    assert total(found, "legato_step_queue_wait", blueprint="shape") == 5
+    assert total(found, "legato_step_queue_wait", node="flaky") == 2
