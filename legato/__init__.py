@@ -39,6 +39,7 @@ from legato.runtime.limits import Limits
 from legato.runtime.nodes import NodeCatalog, Result, default_catalog
 from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
+from legato.runtime.runindex import InvalidQueryError, RunPage, RunQuery, RunSummary
 from legato.runtime.typed_input import InputValidationError
 from legato.runtime.worker import WorkerSettings
 from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
@@ -128,6 +129,7 @@ __all__ = [
     "Flow",
     "InputTooLargeError",
     "InputValidationError",
+    "InvalidQueryError",
     "LegatoError",
     "Limits",
     "Loop",
@@ -142,7 +144,10 @@ __all__ = [
     "Retry",
     "RunContext",
     "RunInputError",
+    "RunPage",
+    "RunQuery",
     "RunResult",
+    "RunSummary",
     "StepContext",
     "StepError",
     "SyncClient",

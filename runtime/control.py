@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import msgspec
+
+from legato.runtime import metrics
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
 from legato.runtime.history import fold
 from legato.runtime.limits import DEFAULT_LIMITS, Limits, check_input
-from legato.runtime.ports import Backend
+from legato.runtime.ports import Backend, RunPage, RunQuery
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
 from legato.runtime.tracing import traceparent
@@ -44,6 +49,9 @@ class RunResult:
             out["error"] = self.error
         out["context"] = self.context
         return out
+
+
+_key = msgspec.msgpack.Encoder().encode
 
 
 class RunControl:
@@ -107,6 +115,7 @@ class RunControl:
                 trace=traceparent(),
             )
             if await self.backend.store.create_run(header, event):
+                metrics.run_started(registry.id)
                 await self.backend.bus.publish(
                     [
                         Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
@@ -135,6 +144,38 @@ class RunControl:
     async def history(self, run_id: str) -> list[Event]:
         await self.status(run_id)
         return await self.backend.store.history(run_id)
+
+    async def follow(self, run_id: str, *, interval: float = 0.5) -> AsyncIterator[Event]:
+        """The run's events, those recorded so far and then each as it is recorded
+        (read every ``interval`` seconds), until the run has ended and its last event
+        was yielded. Works the same on every backend (it reads only the history)."""
+        seen: set[bytes] = set()
+        while True:
+            header = await self.status(run_id)  # before the history: it then holds the end
+            for event in await self.backend.store.history(run_id):
+                key = _key(event)
+                if key not in seen:  # events of other workers may land before newer ones
+                    seen.add(key)
+                    yield event
+            if header.status != "running":
+                return
+            await self.backend.clock.sleep(interval)
+
+    async def list_runs(
+        self,
+        *,
+        blueprint: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first (by start), filtered by blueprint id, status and start
+        window (``since`` inclusive, ``until`` exclusive); pass the page's ``cursor``
+        to get the next one. Raises ``InvalidQueryError`` for a filter it cannot use."""
+        query = RunQuery(blueprint, status, since, until, limit, cursor)
+        return await self.backend.store.list_runs(query)
 
     async def wait(self, run_id: str, *, timeout: float | None = None) -> RunResult:
         header = await self.backend.store.wait_finished(run_id, timeout)

@@ -11,10 +11,11 @@ from legato.runtime.clock import SYSTEM_CLOCK, Clock
 from legato.runtime.ports import Backend
 
 
-def memory_backend(clock: Clock = SYSTEM_CLOCK) -> Backend:
-    """A fresh in-process backend (store, coordinator, bus, timers) on ``clock``."""
-    store = MemoryRunStore()
-    bus = MemoryJobBus()
+def memory_backend(clock: Clock = SYSTEM_CLOCK, *, retention: float | None = None) -> Backend:
+    """A fresh in-process backend (store, coordinator, bus, timers) on ``clock``;
+    ``retention``: seconds finished runs are kept (None: for ever)."""
+    store = MemoryRunStore(retention=retention, clock=clock)
+    bus = MemoryJobBus(clock)
     return Backend(
         store=store,
         blueprints=store,
