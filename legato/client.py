@@ -78,9 +78,17 @@ class Client:
         return await self.control.cancel(run_id, reason)
 
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: Any = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
-        return await self.control.signal(run_id, name, data, key=key)
+        """Queue a signal for the run's waits of ``name`` (the oldest is consumed
+        first); ``dedupe`` makes it idempotent. False: the run ended, or a duplicate."""
+        return await self.control.signal(run_id, name, data, key=key, dedupe=dedupe)
 
     async def close(self) -> None:
         if self._owns:
@@ -127,8 +135,16 @@ class SyncClient:
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))
 
-    def signal(self, run_id: str, name: str, data: Any = None, *, key: str | None = None) -> bool:
-        return self._runner.run(self._client.signal(run_id, name, data, key=key))
+    def signal(
+        self,
+        run_id: str,
+        name: str,
+        data: Any = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
+    ) -> bool:
+        return self._runner.run(self._client.signal(run_id, name, data, key=key, dedupe=dedupe))
 
     def close(self) -> None:
         self._runner.run(self._client.close())

@@ -34,7 +34,9 @@ async def handle_command(control: RunControl, command: Any) -> None:
                 command.blueprint, command.version, command.input, run_id=command.run_id
             )
         case SendSignal():
-            await control.signal(command.run_id, command.name, command.data, key=command.key)
+            await control.signal(
+                command.run_id, command.name, command.data, key=command.key, dedupe=command.id
+            )
         case CancelRun():
             await control.cancel(command.run_id, command.reason)
 

@@ -15,12 +15,20 @@ from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
 from legato.runtime.history import fold
+from legato.runtime.payloads import DEFAULT_MAX_VALUE_BYTES, check_payload
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
 from legato.runtime.tracing import traceparent
 from legato.runtime.waits import signal_name
-from legato.schemas import Event, Job, RunHeader, RunStarted, SignalReceived
+from legato.schemas import (
+    TERMINAL_STATUSES,
+    Event,
+    Job,
+    RunHeader,
+    RunStarted,
+    SignalReceived,
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,9 @@ class RunControl:
         ending: RunEnding,
         *,
         tracer: Any = None,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
+        self.max_value_bytes = max_value_bytes
         self.backend = backend
         self.registries = registries
         self.ending = ending
@@ -144,21 +154,30 @@ class RunControl:
         return await self.ending.cancel(run_id, reason)
 
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: Any = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
         """Send signal ``name`` (optionally ``key``ed) with ``data`` to a run.
 
-        The first signal of a name is kept, whether or not a step waits for it
-        yet; a step waiting for it is woken. False if the run has ended or the
-        signal was already received.
+        Signals of one name queue up: each is kept until a wait consumes it (the
+        oldest first), whether or not a step waits for it yet; a step waiting for it
+        is woken. ``dedupe`` makes sending idempotent (a second signal with the same
+        key is not kept). False if the run has ended or the signal was a duplicate;
+        ``PayloadTooLargeError`` if ``data`` is over the value size limit.
         """
+        check_payload(data, "signal data", self.max_value_bytes)
         header = await self.status(run_id)
-        if header.status != "running":
+        if header.status in TERMINAL_STATUSES:
             return False
         store = self.backend.store
         full = signal_name(name, key)
         event = SignalReceived(at=self.backend.clock.now(), name=full, data=data)
-        kept = await store.put_signal(run_id, full, data, event)
+        kept = await store.put_signal(run_id, full, data, event, dedupe) is not None
         waiting = await store.get_waiters(run_id, full)
         if waiting:
             await self.backend.bus.publish(waiting)

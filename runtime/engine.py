@@ -113,9 +113,15 @@ class Engine:
         return await self.control.cancel(run_id, reason)
 
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: Any = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
-        return await self.control.signal(run_id, name, data, key=key)
+        return await self.control.signal(run_id, name, data, key=key, dedupe=dedupe)
 
     # -- the worker ------------------------------------------------------------------------
 

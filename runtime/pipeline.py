@@ -31,7 +31,7 @@ import msgspec
 from legato.runtime import metrics, outcomes
 from legato.runtime.attempt import Attempts, Done, Failed
 from legato.runtime.ending import RunEnding
-from legato.runtime.errors import BackendUnavailableError, FencingError
+from legato.runtime.errors import BackendUnavailableError, FencingError, SignalTakenError
 from legato.runtime.inputs import input_steps
 from legato.runtime.lease import Holding, Leases
 from legato.runtime.ports import Backend
@@ -138,7 +138,13 @@ class StepCore:
     ) -> None:
         def resolve() -> Awaitable[StepRecord]:
             return self.store.resolve_step(
-                job.run_id, job.step_id, done.record, done.event, done.context, holding.token
+                job.run_id,
+                job.step_id,
+                done.record,
+                done.event,
+                done.context,
+                holding.token,
+                consume=done.consume,
             )
 
         try:
@@ -148,6 +154,10 @@ class StepCore:
                 record = await self.write(holding, resolve)
         except FencingError:
             log.warning("%s/%s was taken over; dropping this result", job.run_id, job.step_id)
+            return
+        except SignalTakenError:  # another wait consumed it first: look for the next one
+            await self.leases.release_now(holding)
+            await self.bus.publish([job])
             return
         holding.resolved = True
         metrics.step_completed(job.blueprint, node.id, done.event.at - done.event.started_at)
@@ -175,10 +185,11 @@ class StepCore:
         if parked.wake is not None:
             at, wake = parked.wake
             await self.timers.schedule(at, stamp(wake))
-        if parked.signal is not None:
-            found, _ = await self.store.get_signal(job.run_id, parked.signal)
-            if found:
-                await self.bus.publish([job])
+        if (
+            parked.signal is not None
+            and await self.store.next_signal(job.run_id, parked.signal) is not None
+        ):
+            await self.bus.publish([job])
 
     # -- re-drives and hand-overs ----------------------------------------------------------
 

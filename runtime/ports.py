@@ -32,6 +32,7 @@ from legato.schemas import (
     Job,
     RunHeader,
     RunStarted,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
@@ -124,12 +125,15 @@ class RunStore(Resource, Protocol):
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
         """Atomically record a step's resolution with its event and context writes.
 
         The first resolution wins: if the step is already resolved, nothing is
         written and the existing record is returned. A stale ``fence`` raises
-        ``FencingError``.
+        ``FencingError``. ``consume`` is the ``(name, id)`` of the signal this
+        resolution consumes, in the same write (and the step stops waiting for
+        ``name``); if another step consumed it, ``SignalTakenError``, nothing written.
         """
 
     async def record_failure(
@@ -141,12 +145,15 @@ class RunStore(Resource, Protocol):
     async def append_event(self, run_id: str, event: Event) -> None:
         """Append an event that resolves nothing and is no progress (a step waiting)."""
 
-    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
-        """Keep a signal (with its ``SignalReceived`` event). The first signal of a
-        name wins: False, and nothing written, if one was kept already."""
+    async def put_signal(
+        self, run_id: str, name: str, data: Any, event: SignalReceived, dedupe: str | None = None
+    ) -> str | None:
+        """Append a signal to the queue of its name, with its ``SignalReceived`` event
+        (stamped with the signal's id). Returns the id (ids sort in arrival order);
+        None, and nothing written, if a signal with the same ``dedupe`` key was kept."""
 
-    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
-        """``(True, data)`` if a signal of this name was kept, else ``(False, None)``."""
+    async def next_signal(self, run_id: str, name: str) -> tuple[str, Any] | None:
+        """The oldest signal of this name that no step has consumed: ``(id, data)``."""
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         """Remember that ``job``'s step waits for signal ``name`` (idempotent per step)."""

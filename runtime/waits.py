@@ -9,6 +9,13 @@ avoids lost wake-ups: the waiter registers before it looks for the signal; the
 signaller keeps the signal before it looks for waiters; and a waiter looks
 once more after releasing its lease, because the signaller's job may have
 arrived while it held the lease (that job is handed over, not run).
+
+Signals of one name to one run form a FIFO queue: a signal wait (each loop
+iteration is its own step) takes the oldest signal no step has consumed, and the
+step's resolution records the consumption in the same atomic, fenced write
+(``RunStore.resolve_step(consume=...)``). So a redelivered job, a second worker
+or a stale lease holder can neither consume a second signal nor lose one; two
+waits racing for one signal: one wins, the other looks for the next.
 """
 
 from __future__ import annotations
@@ -72,6 +79,16 @@ def _instant(value: Any) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Received:
+    """A signal wait found signal ``id`` of ``name``: the step's output is ``data``,
+    and its resolution consumes the signal."""
+
+    name: str
+    id: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
 class Parked:
     """The step is parked: nothing to record yet. ``signal`` names the signal it
     waits for (checked once more after its lease is released: a wake-up sent while
@@ -89,13 +106,13 @@ async def wait(store: RunStore, now: float, node: CompiledNode, job: Job, value:
     if node.impl.kind == "sleep":
         return await _sleep(store, now, node, job, value)
     name = signal_name(node.params["signal"], node.params.get("key"))
-    found, data = await store.get_signal(job.run_id, name)
-    if not found:
+    found = await store.next_signal(job.run_id, name)
+    if found is None:
         parked = stamp(msgspec.structs.replace(job, deadline=None))
         await store.add_waiter(job.run_id, name, parked)
-        found, data = await store.get_signal(job.run_id, name)
-    if found:
-        return data
+        found = await store.next_signal(job.run_id, name)
+    if found is not None:
+        return Received(name, *found)
     if job.deadline is not None:
         if now + _EARLY >= job.deadline:
             raise StepTimeoutError(f"no signal {name!r} within {node.timeout}s")

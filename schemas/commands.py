@@ -8,7 +8,7 @@ Example (start a run)::
 ``run_id`` may be given to make the command idempotent (a repeated start of the
 same run id starts nothing). Signals and cancellation::
 
-    {"type": "signal", "run_id": "...", "name": "approval", "data": {"approved": true}}
+    {"type": "signal", "run_id": "...", "name": "approval", "data": {"approved": true}, "id": "..."}
     {"type": "cancel", "run_id": "...", "reason": "duplicate order"}
 """
 
@@ -33,6 +33,7 @@ class SendSignal(msgspec.Struct, tag="signal", tag_field="type", frozen=True):
     name: str
     data: Any = None
     key: str | None = None
+    id: str | None = None  # makes the command idempotent (a redelivery keeps one signal)
 
 
 class CancelRun(msgspec.Struct, tag="cancel", tag_field="type", frozen=True):

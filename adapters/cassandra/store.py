@@ -1,7 +1,8 @@
 """RunStore and BlueprintStore on Cassandra (tables in ``cql/``).
 
 One partition per run: the header in static columns, then rows by ``kind``
-(0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter). A step's
+(0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter, 5 signal
+consumed, 6 signal dedupe key). A step's
 writes (record, event, context writes, ``updated_at``) go in one single-partition
 batch, conditional on the step record not existing yet and on the run existing
 (a lightweight transaction), so the first resolution wins and the batch is atomic
@@ -36,7 +37,7 @@ import msgspec
 from cassandra.query import BatchStatement, BatchType
 
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
-from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.ports import ActivePage, StepView
 from legato.runtime.steps import StepId
 from legato.schemas import (
@@ -46,13 +47,14 @@ from legato.schemas import (
     Job,
     RunHeader,
     RunStarted,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
     StepSkipped,
 )
 
-EVENT, STEP, CONTEXT, SIGNAL, WAITER = 0, 1, 2, 3, 4
+EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE = 0, 1, 2, 3, 4, 5, 6
 # A step-kind row every run has (written with it), never a step id: reading it with
 # a step's records returns the run's static header columns in the same query.
 HEADER_ROW = ""
@@ -159,6 +161,11 @@ def statements(ks: str) -> dict[str, str]:
         "head_rows": f"SELECT k1, k2, data, {_STATICS} FROM {ks}.runs "
         "WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_all": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ?",
+        "signals": f"SELECT kind, k2, data FROM {ks}.runs WHERE run_id = ? "
+        f"AND kind IN ({SIGNAL}, {CONSUMED}) AND k1 = ?",
+        "consumer": f"SELECT data FROM {ks}.runs WHERE run_id = ? AND kind = {CONSUMED} "
+        "AND k1 = ? AND k2 = ?",
+        "row_del": f"DELETE FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ? AND k2 = ?",
         "active_add": f"INSERT INTO {ks}.active_by_minute (bucket, run_id) VALUES (?, ?)",
         "active_del": f"DELETE FROM {ks}.active_by_minute WHERE bucket = ? AND run_id = ?",
         "active_list": f"SELECT run_id FROM {ks}.active_by_minute WHERE bucket = ? "
@@ -291,10 +298,15 @@ class CassandraRunStore:
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
         encoded = _enc.encode(record)
         batch = self._batch()
         batch.add(self._q["row_once"], (run_id, STEP, step_id, RECORD, encoded))
+        if consume is not None:  # the signal's consumption rides on the same Paxos round
+            name, sid = consume
+            batch.add(self._q["row_once"], (run_id, CONSUMED, name, sid, step_id.encode()))
+            batch.add(self._q["row_del"], (run_id, WAITER, name, step_id))
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
         for w in context:
             batch.add(self._q["row"], (run_id, CONTEXT, w.key, w.step_id, _enc.encode(w.value)))
@@ -307,6 +319,12 @@ class CassandraRunStore:
         existing = await self.get_steps(run_id, (step_id,))
         if step_id in existing:
             return existing[step_id]
+        if consume is not None:
+            taken = await self._run("consumer", (run_id, *consume))
+            if taken and taken[0].data.decode() != step_id:
+                raise SignalTakenError(
+                    f"signal {consume[0]!r} {consume[1]} went to {taken[0].data.decode()}"
+                )
         await self._refused(run_id, step_id, fence)
         raise RunNotFoundError(f"cannot resolve {step_id} of run {run_id!r}")
 
@@ -429,16 +447,28 @@ class CassandraRunStore:
 
     # -- signals -------------------------------------------------------------------------
 
-    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
+    async def put_signal(
+        self, run_id: str, name: str, data: Any, event: SignalReceived, dedupe: str | None = None
+    ) -> str | None:
+        sid = _seq()
+        stamped = msgspec.structs.replace(event, id=sid)
         batch = self._batch()
-        batch.add(self._q["row_once"], (run_id, SIGNAL, name, "", _enc.encode(data)))
-        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        if dedupe is not None:  # conditional: the batch applies once per dedupe key
+            batch.add(self._q["row_once"], (run_id, DEDUPE, name, dedupe, b""))
+        batch.add(self._q["row"], (run_id, SIGNAL, name, sid, _enc.encode(data)))
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(stamped)))
         rows = await execute(self.session, batch)
-        return bool(rows and rows[0].applied)
+        if dedupe is not None and not (rows and rows[0].applied):
+            return None
+        return sid
 
-    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
-        rows = await self._run("rows_one", (run_id, SIGNAL, name))
-        return (True, _dec_any.decode(rows[0].data)) if rows else (False, None)
+    async def next_signal(self, run_id: str, name: str) -> tuple[str, Any] | None:
+        rows = await self._run("signals", (run_id, name))
+        consumed = {r.k2 for r in rows if r.kind == CONSUMED}
+        for r in rows:  # kind 3 rows first, each name's in id order
+            if r.kind == SIGNAL and r.k2 not in consumed:
+                return r.k2, _dec_any.decode(r.data)
+        return None
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         await self._run("row", (run_id, WAITER, name, job.step_id, _enc.encode(job)))

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.ports import ActivePage, StepView
 from legato.runtime.steps import StepId
 from legato.schemas import (
@@ -25,6 +25,7 @@ from legato.schemas import (
     Job,
     RunHeader,
     RunStarted,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
@@ -46,7 +47,9 @@ class _Run:
     steps: dict[str, bytes] = field(default_factory=dict)
     context: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    signals: dict[str, bytes] = field(default_factory=dict)
+    signals: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> id -> data
+    consumed: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, id) -> step
+    dedupe: set[tuple[str, str]] = field(default_factory=set)
     waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
     claims: dict[str, int] = field(default_factory=dict)  # step -> newest token claimed
     failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
@@ -128,12 +131,19 @@ class MemoryRunStore:
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
         run = self._run(run_id)
         existing = run.steps.get(step_id)
         if existing is not None:
             return _dec_record.decode(existing)
         self._check(run, step_id, fence)
+        if consume is not None:
+            taken = run.consumed.get(consume)
+            if taken is not None:
+                raise SignalTakenError(f"signal {consume[0]!r} {consume[1]} went to {taken}")
+            run.consumed[consume] = step_id
+            run.waiters.get(consume[0], {}).pop(step_id, None)
         encoded = _enc.encode(record)
         writes = [(w.key, w.step_id, _enc.encode(w.value)) for w in context]
         run.steps[step_id] = encoded
@@ -157,17 +167,26 @@ class MemoryRunStore:
     async def append_event(self, run_id: str, event: Event) -> None:
         self._run(run_id).events.append(_enc.encode(event))
 
-    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
+    async def put_signal(
+        self, run_id: str, name: str, data: Any, event: SignalReceived, dedupe: str | None = None
+    ) -> str | None:
         run = self._run(run_id)
-        if name in run.signals:
-            return False
-        run.signals[name] = _enc.encode(data)
-        run.events.append(_enc.encode(event))
-        return True
+        if dedupe is not None:
+            if (name, dedupe) in run.dedupe:
+                return None
+            run.dedupe.add((name, dedupe))
+        self._next += 1
+        sid = f"{self._next:020d}"
+        run.signals.setdefault(name, {})[sid] = _enc.encode(data)
+        run.events.append(_enc.encode(msgspec.structs.replace(event, id=sid)))
+        return sid
 
-    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
-        raw = self._run(run_id).signals.get(name)
-        return (False, None) if raw is None else (True, _dec_any.decode(raw))
+    async def next_signal(self, run_id: str, name: str) -> tuple[str, Any] | None:
+        run = self._run(run_id)
+        for sid, raw in run.signals.get(name, {}).items():  # in insertion (= id) order
+            if (name, sid) not in run.consumed:
+                return sid, _dec_any.decode(raw)
+        return None
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         self._run(run_id).waiters.setdefault(name, {})[job.step_id] = _enc.encode(job)

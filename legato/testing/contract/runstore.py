@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.history import fold
 from legato.schemas import (
     Blueprint,
@@ -236,16 +236,72 @@ class RunStoreContract:
         await store.park(rid, header.updated_at, None)
         assert (await store.get_run(rid)).parked_until is None
 
-    async def test_signals_first_wins_and_waiters(self, store: Any) -> None:
+    async def test_signals_queue_in_order_and_waiters(self, store: Any) -> None:
         rid = await new_run(store)
-        assert await store.get_signal(rid, "go") == (False, None)
+        assert await store.next_signal(rid, "go") is None
         job = Job(rid, "w", "w", "bp", "1")
         await store.add_waiter(rid, "go", job)
         await store.add_waiter(rid, "go", job)  # idempotent per step
         assert await store.get_waiters(rid, "go") == [job]
-        assert await store.put_signal(rid, "go", {"ok": 1}, SignalReceived(at=0.0, name="go"))
-        assert not await store.put_signal(rid, "go", {"ok": 2}, SignalReceived(at=0.0, name="go"))
-        assert await store.get_signal(rid, "go") == (True, {"ok": 1})
+        first = await store.put_signal(rid, "go", {"ok": 1}, SignalReceived(at=0.0, name="go"))
+        second = await store.put_signal(rid, "go", {"ok": 2}, SignalReceived(at=0.0, name="go"))
+        assert first is not None and second is not None and first < second
+        assert await store.next_signal(rid, "go") == (first, {"ok": 1})
+        assert await store.next_signal(rid, "other") is None
+        ids = [e.id for e in await store.history(rid) if isinstance(e, SignalReceived)]
+        assert ids == [first, second]
+
+    async def test_a_signal_is_consumed_once_with_the_resolution(self, store: Any) -> None:
+        rid = await new_run(store)
+        await store.add_waiter(rid, "go", Job(rid, "w#0", "w", "bp", "1"))
+        first = await store.put_signal(rid, "go", 1, SignalReceived(at=0.0, name="go"))
+        second = await store.put_signal(rid, "go", 2, SignalReceived(at=0.0, name="go"))
+        await store.resolve_step(
+            rid, "w#0", done("w", 1), completed("w#0", 1), consume=("go", first)
+        )
+        assert await store.get_waiters(rid, "go") == []  # a consumer waits no more
+        assert await store.next_signal(rid, "go") == (second, 2)
+        # Another step cannot take the consumed signal: refused, nothing written.
+        with pytest.raises(SignalTakenError):
+            await store.resolve_step(
+                rid, "w#1", done("w", 1), completed("w#1", 1), consume=("go", first)
+            )
+        assert await store.get_steps(rid, ["w#1"]) == {}
+        # The same step again (a redelivery): its first resolution stands.
+        again = await store.resolve_step(
+            rid, "w#0", done("w", 2), completed("w#0", 2), consume=("go", second)
+        )
+        assert again.output == 1
+        assert await store.next_signal(rid, "go") == (second, 2)
+
+    async def test_concurrent_waits_take_distinct_signals(self, store: Any) -> None:
+        rid = await new_run(store)
+        sid = await store.put_signal(rid, "go", "x", SignalReceived(at=0.0, name="go"))
+
+        async def take(step: str) -> bool:
+            try:
+                await store.resolve_step(
+                    rid, step, done(step, "x"), completed(step, "x"), consume=("go", sid)
+                )
+            except SignalTakenError:
+                return False
+            return True
+
+        won = await asyncio.gather(*(take(f"w{i}") for i in range(6)))
+        assert sum(won) == 1
+        assert len(await store.get_steps(rid, [f"w{i}" for i in range(6)])) == 1
+
+    async def test_a_dedupe_key_keeps_one_signal(self, store: Any) -> None:
+        rid = await new_run(store)
+
+        def ev(n: int) -> SignalReceived:
+            return SignalReceived(at=0.0, name="go", data=n)
+
+        assert await store.put_signal(rid, "go", 1, ev(1), "cmd-1") is not None
+        assert await store.put_signal(rid, "go", 2, ev(2), "cmd-1") is None
+        assert await store.put_signal(rid, "go", 3, ev(3), "cmd-2") is not None
+        kept = [e.data for e in await store.history(rid) if isinstance(e, SignalReceived)]
+        assert kept == [1, 3]
 
     async def test_blueprints_by_version(self, store: Any) -> None:
         bid = uuid.uuid4().hex
