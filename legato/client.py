@@ -77,6 +77,14 @@ class Client:
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
 
+    async def pause(self, run_id: str, reason: str = "") -> None:
+        """Pause a running run (``RunStateError`` if it is not running)."""
+        await self.control.pause(run_id, reason)
+
+    async def resume(self, run_id: str) -> int:
+        """Resume a paused run (``RunStateError`` if it is not paused)."""
+        return await self.control.resume(run_id)
+
     async def signal(
         self,
         run_id: str,
@@ -134,6 +142,12 @@ class SyncClient:
 
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))
+
+    def pause(self, run_id: str, reason: str = "") -> None:
+        self._runner.run(self._client.pause(run_id, reason))
+
+    def resume(self, run_id: str) -> int:
+        return self._runner.run(self._client.resume(run_id))
 
     def signal(
         self,

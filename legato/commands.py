@@ -16,7 +16,7 @@ from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
 from legato.runtime.errors import LegatoError
 from legato.runtime.ports import Delivery
-from legato.schemas.commands import CancelRun, SendSignal, StartRun
+from legato.schemas.commands import CancelRun, PauseRun, ResumeRun, SendSignal, StartRun
 
 log = logging.getLogger("legato.commands")
 
@@ -39,6 +39,10 @@ async def handle_command(control: RunControl, command: Any) -> None:
             )
         case CancelRun():
             await control.cancel(command.run_id, command.reason)
+        case PauseRun():
+            await control.pause(command.run_id, command.reason)
+        case ResumeRun():
+            await control.resume(command.run_id)
 
 
 async def apply_command(

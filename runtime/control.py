@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from legato.runtime import pausing
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
@@ -152,6 +153,15 @@ class RunControl:
         next heartbeat (at once in this process). False if it had already ended."""
         await self.status(run_id)
         return await self.ending.cancel(run_id, reason)
+
+    async def pause(self, run_id: str, reason: str = "") -> None:
+        """Pause a running run: no new step starts (running ones finish and record),
+        timers that come due wait for ``resume``. ``RunStateError`` if not running."""
+        await pausing.pause(self.backend, run_id, reason)
+
+    async def resume(self, run_id: str) -> int:
+        """Resume a paused run: what it held runs now. ``RunStateError`` if not paused."""
+        return await pausing.resume(self.backend, run_id)
 
     async def signal(
         self,

@@ -112,6 +112,12 @@ class Engine:
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
 
+    async def pause(self, run_id: str, reason: str = "") -> None:
+        await self.control.pause(run_id, reason)
+
+    async def resume(self, run_id: str) -> int:
+        return await self.control.resume(run_id)
+
     async def signal(
         self,
         run_id: str,

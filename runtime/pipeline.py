@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from legato.runtime import metrics, outcomes
+from legato.runtime import metrics, outcomes, pausing
 from legato.runtime.attempt import Attempts, Done, Failed
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import BackendUnavailableError, FencingError, SignalTakenError
@@ -104,6 +104,8 @@ class StepCore:
             log.warning("job %s/%s of an unknown run dropped", job.run_id, job.step_id)
             return
         if header.status != "running":
+            if header.status == "paused":  # run on resume (legato.runtime.pausing)
+                await pausing.hold(self.store, self.bus, job)
             return
         if view.record is not None:
             if not job.watchdog:  # a watchdog only checks that its step ended

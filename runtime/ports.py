@@ -169,8 +169,22 @@ class RunStore(Resource, Protocol):
         error: str | None,
         fence: tuple[str, int] | None = None,
     ) -> bool:
-        """Move a running run to a terminal status. False if it was not running.
-        ``fence`` is ``(step_id, token)`` when a step's holder ends the run."""
+        """Move a running (or paused) run to a terminal status. False if it was
+        neither. ``fence`` is ``(step_id, token)`` when a step's holder ends the run."""
+
+    async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
+        """Move the run from ``expected`` to ``status`` (``running`` <-> ``paused``)
+        with ``event``, atomically; False, and nothing written, if it was not
+        ``expected``."""
+
+    async def hold_job(self, run_id: str, job: Job) -> None:
+        """Keep a job of a paused run until it is resumed (idempotent per job)."""
+
+    async def held_jobs(self, run_id: str) -> list[Job]:
+        """The jobs kept by ``hold_job``."""
+
+    async def drop_held(self, run_id: str, jobs: Sequence[Job]) -> None:
+        """Forget held jobs (once they were published again)."""
 
     async def history(self, run_id: str) -> list[Event]:
         """Every event of the run, in append order (``RunNotFoundError`` if none)."""

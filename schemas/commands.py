@@ -10,6 +10,8 @@ same run id starts nothing). Signals and cancellation::
 
     {"type": "signal", "run_id": "...", "name": "approval", "data": {"approved": true}, "id": "..."}
     {"type": "cancel", "run_id": "...", "reason": "duplicate order"}
+    {"type": "pause", "run_id": "...", "reason": "supplier outage"}
+    {"type": "resume", "run_id": "..."}
 """
 
 from __future__ import annotations
@@ -41,7 +43,16 @@ class CancelRun(msgspec.Struct, tag="cancel", tag_field="type", frozen=True):
     reason: str = ""
 
 
-Command = StartRun | SendSignal | CancelRun
+class PauseRun(msgspec.Struct, tag="pause", tag_field="type", frozen=True):
+    run_id: str
+    reason: str = ""
+
+
+class ResumeRun(msgspec.Struct, tag="resume", tag_field="type", frozen=True):
+    run_id: str
+
+
+Command = StartRun | SendSignal | CancelRun | PauseRun | ResumeRun
 _decoder: msgspec.json.Decoder[Command] = msgspec.json.Decoder(Command)
 
 
@@ -52,6 +63,8 @@ def decode_command(raw: bytes) -> Command:
 
 def command_json_schema() -> dict[str, Any]:
     """JSON Schema of the commands (for producers in other languages)."""
-    schema = stable_schema(msgspec.json.schema(Command), (StartRun, SendSignal, CancelRun))
+    schema = stable_schema(
+        msgspec.json.schema(Command), (StartRun, SendSignal, CancelRun, PauseRun, ResumeRun)
+    )
     schema["title"] = "Legato command"
     return schema

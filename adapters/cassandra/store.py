@@ -2,7 +2,7 @@
 
 One partition per run: the header in static columns, then rows by ``kind``
 (0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter, 5 signal
-consumed, 6 signal dedupe key). A step's
+consumed, 6 signal dedupe key, 7 a job held while the run is paused). A step's
 writes (record, event, context writes, ``updated_at``) go in one single-partition
 batch, conditional on the step record not existing yet and on the run existing
 (a lightweight transaction), so the first resolution wins and the batch is atomic
@@ -38,9 +38,11 @@ from cassandra.query import BatchStatement, BatchType
 
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
 from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
+from legato.runtime.pausing import held_key
 from legato.runtime.ports import ActivePage, StepView
 from legato.runtime.steps import StepId
 from legato.schemas import (
+    TERMINAL_STATUSES,
     Blueprint,
     ContextWrite,
     Event,
@@ -54,7 +56,7 @@ from legato.schemas import (
     StepSkipped,
 )
 
-EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE = 0, 1, 2, 3, 4, 5, 6
+EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE, HELD = 0, 1, 2, 3, 4, 5, 6, 7
 # A step-kind row every run has (written with it), never a step id: reading it with
 # a step's records returns the run's static header columns in the same query.
 HEADER_ROW = ""
@@ -154,7 +156,9 @@ def statements(ks: str) -> dict[str, str]:
         # of its partition, and this one rides on the step row's Paxos round.
         "touch_if": f"UPDATE {ks}.runs SET updated_at = ? WHERE run_id = ? IF blueprint_id != null",
         "finish": f"UPDATE {ks}.runs SET status = ?, error = ?, updated_at = ? WHERE run_id = ? "
-        "IF status = 'running'",
+        "IF status IN ('running', 'paused')",
+        "set_status": f"UPDATE {ks}.runs SET status = ?, updated_at = ? WHERE run_id = ? "
+        "IF status = ?",
         "header": f"SELECT DISTINCT run_id, {_STATICS} FROM {ks}.runs WHERE run_id = ?",
         "rows_in": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_one": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ?",
@@ -358,7 +362,7 @@ class CassandraRunStore:
         header = await self.get_run(run_id)
         if header is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
-        if header.status != "running":
+        if header.status not in ("running", "paused"):
             return False
         batch = self._batch()
         batch.add(self._q["finish"], (status, error, _ts(event.at), run_id))
@@ -368,7 +372,7 @@ class CassandraRunStore:
         rows = await execute(self.session, batch)
         if not rows or not rows[0].applied:
             now = await self.get_run(run_id)
-            if fence is not None and now is not None and now.status == "running":
+            if fence is not None and now is not None and now.status in ("running", "paused"):
                 raise FencingError(f"stale lease token {fence[1]} for {run_id}/{fence[0]}")
             return False
         await self._run("active_del", (bucket(header.created_at), run_id))
@@ -378,6 +382,22 @@ class CassandraRunStore:
         await self._run(
             "park", (_ts(progress_at), _ts(until) if until is not None else None, run_id)
         )
+
+    async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
+        batch = self._batch()
+        batch.add(self._q["set_status"], (status, _ts(event.at), run_id, expected))
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        rows = await execute(self.session, batch)
+        return bool(rows and rows[0].applied)
+
+    async def hold_job(self, run_id: str, job: Job) -> None:
+        await self._run("row", (run_id, HELD, held_key(job), "", _enc.encode(job)))
+
+    async def held_jobs(self, run_id: str) -> list[Job]:
+        return [_dec_job.decode(r.data) for r in await self._run("rows_all", (run_id, HELD))]
+
+    async def drop_held(self, run_id: str, jobs: Sequence[Job]) -> None:
+        await asyncio.gather(*(self._run("row_del", (run_id, HELD, held_key(j), "")) for j in jobs))
 
     async def history(self, run_id: str) -> list[Event]:
         rows = await self._run("rows_all", (run_id, EVENT))
@@ -417,6 +437,8 @@ class CassandraRunStore:
                     break
                 stale: list[str] = []
                 for run_id, h in zip(ids, await asyncio.gather(*map(header, ids)), strict=True):
+                    if h is not None and h.status == "paused" and bucket(h.created_at) == b:
+                        continue  # still active, but nothing for the reconciler
                     if h is not None and h.status == "running" and bucket(h.created_at) == b:
                         out.append(h)
                     elif h is not None or b < old:
@@ -438,7 +460,7 @@ class CassandraRunStore:
                 header = await self.get_run(run_id)
                 if header is None:
                     raise RunNotFoundError(f"run {run_id!r} does not exist")
-                if header.status != "running":
+                if header.status in TERMINAL_STATUSES:
                     return header
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.5)

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
+from legato.runtime.pausing import held_key
 from legato.runtime.ports import ActivePage, StepView
 from legato.runtime.steps import StepId
 from legato.schemas import (
@@ -53,6 +54,7 @@ class _Run:
     waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
     claims: dict[str, int] = field(default_factory=dict)  # step -> newest token claimed
     failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
+    held: dict[str, bytes] = field(default_factory=dict)  # jobs kept while paused
 
 
 class MemoryRunStore:
@@ -204,7 +206,7 @@ class MemoryRunStore:
         fence: tuple[str, int] | None = None,
     ) -> bool:
         run = self._run(run_id)
-        if run.header.status != "running":
+        if run.header.status not in ("running", "paused"):
             return False
         assert status in TERMINAL_STATUSES, status
         if fence is not None:
@@ -220,6 +222,26 @@ class MemoryRunStore:
         run.finished.set()
         return True
 
+    async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
+        run = self._run(run_id)
+        if run.header.status != expected:
+            return False
+        assert {expected, status} == {"running", "paused"}, (expected, status)
+        run.header = msgspec.structs.replace(run.header, status=status, updated_at=event.at)
+        run.events.append(_enc.encode(event))
+        return True
+
+    async def hold_job(self, run_id: str, job: Job) -> None:
+        self._run(run_id).held[held_key(job)] = _enc.encode(job)
+
+    async def held_jobs(self, run_id: str) -> list[Job]:
+        return [_dec_job.decode(raw) for raw in self._run(run_id).held.values()]
+
+    async def drop_held(self, run_id: str, jobs: Sequence[Job]) -> None:
+        held = self._run(run_id).held
+        for job in jobs:
+            held.pop(held_key(job), None)
+
     async def history(self, run_id: str) -> list[Event]:
         return [_dec_event.decode(e) for e in self._run(run_id).events]
 
@@ -230,7 +252,7 @@ class MemoryRunStore:
         start = int(after) if after else 0
         out: list[RunHeader] = []
         for run_id, place in self._active.items():
-            if place <= start:
+            if place <= start or self._runs[run_id].header.status != "running":
                 continue
             if len(out) >= limit:
                 return ActivePage(out, str(start))

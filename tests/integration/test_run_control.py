@@ -3,6 +3,9 @@ RunStore, Redis Coordinator; jobs and timers in memory): the same as embedded.""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 import legato
 from legato.adapters.memory import MemoryJobBus, MemoryTimers, memory_backend
 from legato.runtime.engine import Backend
-from legato.schemas import SignalReceived, StepCompleted
+from legato.schemas import SignalReceived, StepCompleted, StepWaiting
 from tests.unit.test_signal_queue import rework_loop
 
 pytestmark = pytest.mark.integration
@@ -56,3 +59,86 @@ async def test_signal_queue_matches_embedded(real_backend: Backend) -> None:
     }
     assert consumed == {ids[0]: "review#0", ids[1]: "review#1", ids[2]: "review#2"}
     assert await real_backend.store.next_signal(got.run_id, "approval") == (ids[3], {"ok": True})
+
+
+def _cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    from tests.integration.test_distributed_cli import env_for
+
+    return subprocess.run(
+        [sys.executable, "-m", "legato", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_for(settings),
+    )
+
+
+async def _until(check: Any) -> None:
+    for _ in range(3000):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+async def test_pause_and_resume_distributed_cli_and_commands(dist_settings: Any) -> None:
+    from legato.adapters import open_backend
+    from legato.commands import handle_command
+    from legato.schemas.commands import PauseRun, ResumeRun, SendSignal
+
+    reg = legato.compile(
+        {
+            "id": "pausable",
+            "nodes": [
+                {"id": "first", "uses": "legato.wait_for_signal", "params": {"signal": "go"}},
+                {"id": "after", "uses": "legato.sleep", "params": {"seconds": 0}},
+            ],
+            "edges": [{"source": "first", "target": "after"}],
+        }
+    )
+    dist = await open_backend(dist_settings)
+    worker = legato.Engine(dist)
+    worker.start_workers()
+    try:
+        async with await legato.Client.connect(dist_settings) as client:
+            rid = await client.start(reg, None)
+
+            async def waiting() -> bool:
+                return any(isinstance(e, StepWaiting) for e in await client.history(rid))
+
+            await _until(waiting)
+            paused = await asyncio.to_thread(_cli, dist_settings, "pause", rid, "--reason", "x")
+            assert paused.returncode == 0, paused.stderr
+            assert (await client.status(rid)).status == "paused"
+            again = await asyncio.to_thread(_cli, dist_settings, "pause", rid)
+            assert again.returncode == 1 and "cannot be paused" in again.stderr
+            assert "Traceback" not in again.stderr
+            await handle_command(client.control, SendSignal(rid, "go", "yes", id="c1"))
+            await handle_command(client.control, SendSignal(rid, "go", "yes", id="c1"))
+
+            async def held() -> bool:
+                return bool(await dist.store.held_jobs(rid))
+
+            await _until(held)  # the woken wait is held, not run
+            assert "first" not in await dist.store.all_steps(rid)
+            resumed = await asyncio.to_thread(_cli, dist_settings, "resume", rid)
+            assert resumed.returncode == 0, resumed.stderr
+            result = await client.wait(rid, timeout=60)
+            assert result.outputs == {"first": "yes", "after": "yes"}
+            refused = await asyncio.to_thread(_cli, dist_settings, "resume", rid)
+            assert refused.returncode == 1 and "not paused" in refused.stderr
+            unknown = await asyncio.to_thread(_cli, dist_settings, "pause", "no-such-run")
+            assert unknown.returncode == 1 and "does not exist" in unknown.stderr
+            # The commands too: pause and resume a second run.
+            rid2 = await client.start(reg, None)
+            await handle_command(client.control, PauseRun(rid2, "by command"))
+            assert (await client.status(rid2)).status == "paused"
+            await handle_command(client.control, ResumeRun(rid2))
+            assert await client.signal(rid2, "go", 2)
+            assert (await client.wait(rid2, timeout=60)).outputs["after"] == 2
+            history = await client.history(rid)
+            signals = [e for e in history if isinstance(e, SignalReceived)]
+            assert len(signals) == 1  # the duplicate command kept one signal
+    finally:
+        await worker.close()
+        await dist.close()

@@ -21,6 +21,8 @@ from legato.schemas import (
     RunCompleted,
     RunFailed,
     RunHeader,
+    RunPaused,
+    RunResumed,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -302,6 +304,31 @@ class RunStoreContract:
         assert await store.put_signal(rid, "go", 3, ev(3), "cmd-2") is not None
         kept = [e.data for e in await store.history(rid) if isinstance(e, SignalReceived)]
         assert kept == [1, 3]
+
+    async def test_pause_and_resume_move_the_status_once(self, store: Any) -> None:
+        rid = await new_run(store)
+        assert not await store.set_status(rid, "paused", "running", RunResumed(at=1.0))
+        assert await store.set_status(rid, "running", "paused", RunPaused(at=1.0))
+        assert not await store.set_status(rid, "running", "paused", RunPaused(at=1.0))
+        assert (await store.get_run(rid)).status == "paused"
+        assert rid not in [h.run_id for h in (await store.list_active()).headers]
+        assert await store.set_status(rid, "paused", "running", RunResumed(at=2.0))
+        assert rid in [h.run_id for h in (await store.list_active()).headers]
+        await store.set_status(rid, "running", "paused", RunPaused(at=3.0))
+        # A paused run can still end (a cancel, or its last running step).
+        assert await store.finish_run(rid, "cancelled", RunCancelled(at=4.0), None)
+        assert (await store.wait_finished(rid, timeout=5)).status == "cancelled"
+        kinds = [type(e).__name__ for e in await store.history(rid)]
+        assert kinds == ["RunStarted", "RunPaused", "RunResumed", "RunPaused", "RunCancelled"]
+
+    async def test_held_jobs_are_kept_once_and_dropped(self, store: Any) -> None:
+        rid = await new_run(store)
+        a, b = Job(rid, "a", "a", "bp", "1"), Job(rid, "b", "b", "bp", "1", attempt=2)
+        for job in (a, b, a):
+            await store.hold_job(rid, job)
+        assert sorted(await store.held_jobs(rid), key=lambda j: j.step_id) == [a, b]
+        await store.drop_held(rid, [a])
+        assert await store.held_jobs(rid) == [b]
 
     async def test_blueprints_by_version(self, store: Any) -> None:
         bid = uuid.uuid4().hex
