@@ -11,13 +11,14 @@ from typing import Any
 
 from legato.adapters import open_backend
 from legato.adapters.settings import Settings
+from legato.reconciler.retry import retry_run
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.control import RunControl, RunResult
 from legato.runtime.ending import RunEnding
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
-from legato.schemas import Blueprint, Event, RunHeader
+from legato.schemas import Blueprint, Event, RunHeader, RunRetried
 
 
 class Client:
@@ -76,6 +77,14 @@ class Client:
 
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
+
+    async def retry(self, run_id: str, from_step: str | None = None) -> RunRetried:
+        """Re-open a failed or cancelled run: its failed steps (or ``from_step`` and
+        everything downstream) run again, other outputs stand, the run id stays.
+        Embedded: ``Client(engine.backend).retry(...)`` while the engine works."""
+        return await retry_run(
+            self.backend, self.control.registries, self.control.ending, run_id, from_step
+        )
 
     async def pause(self, run_id: str, reason: str = "") -> None:
         """Pause a running run (``RunStateError`` if it is not running)."""
@@ -142,6 +151,9 @@ class SyncClient:
 
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))
+
+    def retry(self, run_id: str, from_step: str | None = None) -> RunRetried:
+        return self._runner.run(self._client.retry(run_id, from_step))
 
     def pause(self, run_id: str, reason: str = "") -> None:
         self._runner.run(self._client.pause(run_id, reason))

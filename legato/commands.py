@@ -12,11 +12,19 @@ import logging
 import random
 from typing import Any, Protocol
 
+from legato.reconciler.retry import retry_run
 from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
 from legato.runtime.errors import LegatoError
 from legato.runtime.ports import Delivery
-from legato.schemas.commands import CancelRun, PauseRun, ResumeRun, SendSignal, StartRun
+from legato.schemas.commands import (
+    CancelRun,
+    PauseRun,
+    ResumeRun,
+    RetryRun,
+    SendSignal,
+    StartRun,
+)
 
 log = logging.getLogger("legato.commands")
 
@@ -43,6 +51,14 @@ async def handle_command(control: RunControl, command: Any) -> None:
             await control.pause(command.run_id, command.reason)
         case ResumeRun():
             await control.resume(command.run_id)
+        case RetryRun():
+            await retry_run(
+                control.backend,
+                control.registries,
+                control.ending,
+                command.run_id,
+                command.from_step,
+            )
 
 
 async def apply_command(

@@ -21,6 +21,7 @@ from legato.schemas import (
     RunFailed,
     RunPaused,
     RunResumed,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -173,6 +174,15 @@ def fold(
                 state.status = "paused"
             case RunResumed():
                 state.status = "running"
+            case RunRetried():
+                state.status, state.error = "running", None
+                for sid in event.reset:
+                    state.steps.pop(sid, None)
+                reset = set(event.reset)
+                for key in list(writes):
+                    writes[key] = [w for w in writes[key] if w.step_id not in reset]
+                    if not writes[key]:
+                        del writes[key]
             case RunCompleted():
                 state.status = "completed"
             case RunFailed():

@@ -31,6 +31,7 @@ from legato.schemas import (
     Event,
     Job,
     RunHeader,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -176,6 +177,18 @@ class RunStore(Resource, Protocol):
         """Move the run from ``expected`` to ``status`` (``running`` <-> ``paused``)
         with ``event``, atomically; False, and nothing written, if it was not
         ``expected``."""
+
+    async def reopen_run(
+        self,
+        run_id: str,
+        expected: str,
+        event: RunRetried,
+        context: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Move an ended run from ``expected`` back to ``running`` (and into the
+        index of active runs), forgetting the records and failed attempts of the
+        steps in ``event.reset`` and the context writes ``(key, step id)`` they made,
+        with ``event``, atomically. False, nothing written, if it was not ``expected``."""
 
     async def hold_job(self, run_id: str, job: Job) -> None:
         """Keep a job of a paused run until it is resumed (idempotent per job)."""

@@ -12,6 +12,7 @@ same run id starts nothing). Signals and cancellation::
     {"type": "cancel", "run_id": "...", "reason": "duplicate order"}
     {"type": "pause", "run_id": "...", "reason": "supplier outage"}
     {"type": "resume", "run_id": "..."}
+    {"type": "retry", "run_id": "...", "from_step": "optional: this step and what follows"}
 """
 
 from __future__ import annotations
@@ -52,7 +53,12 @@ class ResumeRun(msgspec.Struct, tag="resume", tag_field="type", frozen=True):
     run_id: str
 
 
-Command = StartRun | SendSignal | CancelRun | PauseRun | ResumeRun
+class RetryRun(msgspec.Struct, tag="retry", tag_field="type", frozen=True):
+    run_id: str
+    from_step: str | None = None
+
+
+Command = StartRun | SendSignal | CancelRun | PauseRun | ResumeRun | RetryRun
 _decoder: msgspec.json.Decoder[Command] = msgspec.json.Decoder(Command)
 
 
@@ -64,7 +70,8 @@ def decode_command(raw: bytes) -> Command:
 def command_json_schema() -> dict[str, Any]:
     """JSON Schema of the commands (for producers in other languages)."""
     schema = stable_schema(
-        msgspec.json.schema(Command), (StartRun, SendSignal, CancelRun, PauseRun, ResumeRun)
+        msgspec.json.schema(Command),
+        (StartRun, SendSignal, CancelRun, PauseRun, ResumeRun, RetryRun),
     )
     schema["title"] = "Legato command"
     return schema

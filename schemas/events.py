@@ -93,6 +93,16 @@ class RunResumed(_Event, tag="run_resumed", frozen=True):
     pass
 
 
+class RunRetried(_Event, tag="run_retried", frozen=True):
+    """A failed or cancelled run was re-opened: the steps in ``reset`` (the failed
+    ones, or ``from_step`` and everything downstream of it) run again; every other
+    resolution stands."""
+
+    previous: str  # the status it had
+    from_step: str | None = None
+    reset: tuple[str, ...] = ()
+
+
 class RunCompleted(_Event, tag="run_completed", frozen=True):
     pass
 
@@ -115,6 +125,7 @@ Event = (
     | SignalReceived
     | RunPaused
     | RunResumed
+    | RunRetried
     | RunCompleted
     | RunFailed
     | RunCancelled

@@ -48,6 +48,7 @@ from legato.schemas import (
     Event,
     Job,
     RunHeader,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -159,6 +160,10 @@ def statements(ks: str) -> dict[str, str]:
         "IF status IN ('running', 'paused')",
         "set_status": f"UPDATE {ks}.runs SET status = ?, updated_at = ? WHERE run_id = ? "
         "IF status = ?",
+        "reopen": f"UPDATE {ks}.runs SET status = 'running', error = null, updated_at = ? "
+        "WHERE run_id = ? IF status = ?",
+        "failures_del": f"DELETE FROM {ks}.runs WHERE run_id = ? AND kind = {STEP} AND k1 = ? "
+        f"AND k2 >= '{FAILURE}' AND k2 < 'g'",
         "header": f"SELECT DISTINCT run_id, {_STATICS} FROM {ks}.runs WHERE run_id = ?",
         "rows_in": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_one": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ?",
@@ -386,6 +391,31 @@ class CassandraRunStore:
     async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
         batch = self._batch()
         batch.add(self._q["set_status"], (status, _ts(event.at), run_id, expected))
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        rows = await execute(self.session, batch)
+        return bool(rows and rows[0].applied)
+
+    async def reopen_run(
+        self,
+        run_id: str,
+        expected: str,
+        event: RunRetried,
+        context: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        header = await self.get_run(run_id)
+        if header is None:
+            raise RunNotFoundError(f"run {run_id!r} does not exist")
+        if header.status != expected or expected not in TERMINAL_STATUSES:
+            return False
+        b = bucket(header.created_at)  # indexed first, as by create_run
+        await asyncio.gather(self._run("buckets_add", (b,)), self._run("active_add", (b, run_id)))
+        batch = self._batch()
+        batch.add(self._q["reopen"], (_ts(event.at), run_id, expected))
+        for sid in event.reset:
+            batch.add(self._q["row_del"], (run_id, STEP, sid, RECORD))
+            batch.add(self._q["failures_del"], (run_id, sid))
+        for key, sid in context:
+            batch.add(self._q["row_del"], (run_id, CONTEXT, key, sid))
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
         rows = await execute(self.session, batch)
         return bool(rows and rows[0].applied)

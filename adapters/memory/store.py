@@ -25,6 +25,7 @@ from legato.schemas import (
     Event,
     Job,
     RunHeader,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -229,6 +230,34 @@ class MemoryRunStore:
         assert {expected, status} == {"running", "paused"}, (expected, status)
         run.header = msgspec.structs.replace(run.header, status=status, updated_at=event.at)
         run.events.append(_enc.encode(event))
+        return True
+
+    async def reopen_run(
+        self,
+        run_id: str,
+        expected: str,
+        event: RunRetried,
+        context: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        run = self._run(run_id)
+        if run.header.status != expected or expected not in TERMINAL_STATUSES:
+            return False
+        for sid in event.reset:
+            run.steps.pop(sid, None)
+            run.failures.pop(sid, None)
+        for key, sid in context:
+            kept = [(s, v) for s, v in run.context.get(key, []) if s != sid]
+            if kept:
+                run.context[key] = kept
+            else:
+                run.context.pop(key, None)
+        run.header = msgspec.structs.replace(
+            run.header, status="running", error=None, updated_at=event.at
+        )
+        run.events.append(_enc.encode(event))
+        run.finished = asyncio.Event()
+        self._next += 1
+        self._active[run_id] = self._next
         return True
 
     async def hold_job(self, run_id: str, job: Job) -> None:

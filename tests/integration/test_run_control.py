@@ -14,7 +14,8 @@ import pytest
 import legato
 from legato.adapters.memory import MemoryJobBus, MemoryTimers, memory_backend
 from legato.runtime.engine import Backend
-from legato.schemas import SignalReceived, StepCompleted, StepWaiting
+from legato.runtime.errors import RunStateError
+from legato.schemas import RunRetried, SignalReceived, StepCompleted, StepWaiting
 from tests.unit.test_signal_queue import rework_loop
 
 pytestmark = pytest.mark.integration
@@ -139,6 +140,62 @@ async def test_pause_and_resume_distributed_cli_and_commands(dist_settings: Any)
             history = await client.history(rid)
             signals = [e for e in history if isinstance(e, SignalReceived)]
             assert len(signals) == 1  # the duplicate command kept one signal
+    finally:
+        await worker.close()
+        await dist.close()
+
+
+FLAKY: set[str] = set()
+
+
+async def _fails_while_flagged(ctx: legato.StepContext) -> Any:
+    if "broken" in FLAKY:
+        raise legato.NonRetryableError("broken for now")
+    return f"ok {ctx.input}"
+
+
+async def test_retry_distributed_cli_and_command(dist_settings: Any) -> None:
+    from legato.adapters import open_backend
+    from legato.commands import handle_command
+    from legato.schemas.commands import RetryRun
+
+    flow = (
+        legato.Flow("retry_me")
+        .node("a", _fails_while_flagged)
+        .node("b", _fails_while_flagged)
+        .edge("a", "b")
+    )
+    reg = legato.compile(flow)
+    dist = await open_backend(dist_settings)
+    worker = legato.Engine(dist)
+    await worker.register(reg)
+    worker.start_workers()
+    try:
+        async with await legato.Client.connect(dist_settings) as client:
+            FLAKY.add("broken")
+            rid = await client.start("retry_me", 1)
+            assert (await client.wait(rid, timeout=60)).status == "failed"
+            unknown = await asyncio.to_thread(_cli, dist_settings, "retry", rid, "--from", "zz")
+            assert unknown.returncode == 1 and "no such node" in unknown.stderr
+            FLAKY.clear()
+            done = await asyncio.to_thread(_cli, dist_settings, "retry", rid)
+            assert done.returncode == 0, done.stderr
+            result = await client.wait(rid, timeout=60)
+            assert result.outputs == {"a": "ok 1", "b": "ok ok 1"}
+            again = await asyncio.to_thread(_cli, dist_settings, "retry", rid)
+            assert again.returncode == 1 and "only a failed or cancelled" in again.stderr
+            # By command (refused for a completed run; from a step for a failed one).
+            with pytest.raises(RunStateError):
+                await handle_command(client.control, RetryRun(rid, "b"))
+            FLAKY.add("broken")
+            rid2 = await client.start("retry_me", 2)
+            assert (await client.wait(rid2, timeout=60)).status == "failed"
+            FLAKY.clear()
+            await handle_command(client.control, RetryRun(rid2, "a"))
+            result = await client.wait(rid2, timeout=60)
+            assert result.outputs == {"a": "ok 2", "b": "ok ok 2"}
+            retried = [e for e in await client.history(rid2) if isinstance(e, RunRetried)]
+            assert [(e.from_step, e.reset) for e in retried] == [("a", ("a",))]
     finally:
         await worker.close()
         await dist.close()

@@ -23,6 +23,7 @@ from legato.schemas import (
     RunHeader,
     RunPaused,
     RunResumed,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -320,6 +321,31 @@ class RunStoreContract:
         assert (await store.wait_finished(rid, timeout=5)).status == "cancelled"
         kinds = [type(e).__name__ for e in await store.history(rid)]
         assert kinds == ["RunStarted", "RunPaused", "RunResumed", "RunPaused", "RunCancelled"]
+
+    async def test_reopening_an_ended_run_forgets_the_reset_steps(self, store: Any) -> None:
+        rid = await new_run(store)
+        await store.resolve_step(rid, "a", done("a", 1), completed("a", 1))
+        await store.resolve_step(
+            rid, "b", done("b", 2), completed("b", 2), [ContextWrite("k", "b", 2)]
+        )
+        await store.record_failure(rid, failed("c", 1, retry=False))
+        assert not await store.reopen_run(rid, "running", RunRetried(at=1.0, previous="x"))
+        await store.finish_run(rid, "failed", RunFailed(at=2.0, error="c failed"), "c failed")
+        event = RunRetried(at=3.0, previous="failed", reset=("b", "c"))
+        assert not await store.reopen_run(rid, "cancelled", event)  # not its status
+        assert await store.reopen_run(rid, "failed", event, [("k", "b")])
+        header = await store.get_run(rid)
+        assert (header.status, header.error) == ("running", None)
+        assert rid in [h.run_id for h in (await store.list_active()).headers]
+        assert set(await store.all_steps(rid)) == {"a"}
+        assert (await store.read_step(rid, "c", ())).failure is None
+        assert await store.get_context(rid, ["k"]) == {}
+        assert not await store.reopen_run(rid, "failed", event)  # once
+        history = await store.history(rid)
+        assert isinstance(history[-1], RunRetried)
+        assert set(await store.all_steps(rid)) == {
+            s for s, st in fold(history).steps.items() if st.resolved
+        }
 
     async def test_held_jobs_are_kept_once_and_dropped(self, store: Any) -> None:
         rid = await new_run(store)
