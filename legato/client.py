@@ -86,6 +86,19 @@ class Client:
             self.backend, self.control.registries, self.control.ending, run_id, from_step
         )
 
+    async def publish(
+        self,
+        event: str,
+        key: str,
+        data: Any = None,
+        *,
+        retain: float = 0.0,
+        event_id: str | None = None,
+    ) -> int:
+        """Deliver an event to every run waiting on ``event`` and ``key``, and to runs
+        that start waiting within ``retain`` seconds. Returns how many were waiting."""
+        return await self.control.publish(event, key, data, retain=retain, event_id=event_id)
+
     async def pause(self, run_id: str, reason: str = "") -> None:
         """Pause a running run (``RunStateError`` if it is not running)."""
         await self.control.pause(run_id, reason)
@@ -154,6 +167,9 @@ class SyncClient:
 
     def retry(self, run_id: str, from_step: str | None = None) -> RunRetried:
         return self._runner.run(self._client.retry(run_id, from_step))
+
+    def publish(self, event: str, key: str, data: Any = None, *, retain: float = 0.0) -> int:
+        return self._runner.run(self._client.publish(event, key, data, retain=retain))
 
     def pause(self, run_id: str, reason: str = "") -> None:
         self._runner.run(self._client.pause(run_id, reason))

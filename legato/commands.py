@@ -20,6 +20,7 @@ from legato.runtime.ports import Delivery
 from legato.schemas.commands import (
     CancelRun,
     PauseRun,
+    PublishEvent,
     ResumeRun,
     RetryRun,
     SendSignal,
@@ -51,6 +52,14 @@ async def handle_command(control: RunControl, command: Any) -> None:
             await control.pause(command.run_id, command.reason)
         case ResumeRun():
             await control.resume(command.run_id)
+        case PublishEvent():
+            await control.publish(
+                command.event,
+                command.key,
+                command.data,
+                retain=command.retain,
+                event_id=command.id,
+            )
         case RetryRun():
             await retry_run(
                 control.backend,

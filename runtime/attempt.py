@@ -82,7 +82,7 @@ class Attempts:
             ctx = await self.contexts.make(
                 reg, header, node, job, records, runs=fallback, error=error
             )
-            if impl.impl.kind in ("signal", "sleep"):
+            if impl.impl.kind in ("signal", "sleep", "event"):
                 raw = await waits.wait(self.store, started, impl, job, ctx.input)
                 if isinstance(raw, waits.Parked):
                     return raw

@@ -11,10 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from legato.runtime import pausing
+from legato.runtime import events, pausing
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
-from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
+from legato.runtime.errors import BadRequestError, RunNotFoundError, UnknownBlueprintError
 from legato.runtime.history import fold
 from legato.runtime.payloads import DEFAULT_MAX_VALUE_BYTES, check_payload
 from legato.runtime.ports import Backend
@@ -153,6 +153,26 @@ class RunControl:
         next heartbeat (at once in this process). False if it had already ended."""
         await self.status(run_id)
         return await self.ending.cancel(run_id, reason)
+
+    async def publish(
+        self,
+        event: str,
+        key: str,
+        data: Any = None,
+        *,
+        retain: float = 0.0,
+        event_id: str | None = None,
+    ) -> int:
+        """Deliver an event to every run waiting for ``event`` and ``key`` (and, for
+        ``retain`` seconds, to runs that start waiting); returns how many steps it
+        was delivered to. ``event_id`` makes it idempotent. ``PayloadTooLargeError``
+        if ``data`` is over the value size limit."""
+        check_payload(data, "event data", self.max_value_bytes)
+        if not event or retain < 0:
+            raise BadRequestError("publish needs an event name and a retain time >= 0")
+        return await events.publish(
+            self.backend, event, key, data, retain=retain, event_id=event_id
+        )
 
     async def pause(self, run_id: str, reason: str = "") -> None:
         """Pause a running run: no new step starts (running ones finish and record),

@@ -112,6 +112,9 @@ class Engine:
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
 
+    async def publish(self, event: str, key: str, data: Any = None, *, retain: float = 0.0) -> int:
+        return await self.control.publish(event, key, data, retain=retain)
+
     async def pause(self, run_id: str, reason: str = "") -> None:
         await self.control.pause(run_id, reason)
 

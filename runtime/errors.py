@@ -125,6 +125,11 @@ class PayloadTooLargeError(LegatoError):
     value size limit; nothing was sent."""
 
 
+class BadRequestError(LegatoError):
+    """A request to run control cannot be served as given (an empty event name, a
+    negative retain time); nothing was changed."""
+
+
 class RunStateError(LegatoError):
     """The run is not in a state where this applies (pause a run that is not
     running, resume one that is not paused, ...). Nothing was changed."""

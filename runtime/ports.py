@@ -162,6 +162,24 @@ class RunStore(Resource, Protocol):
     async def get_waiters(self, run_id: str, name: str) -> list[Job]:
         """Jobs of the steps waiting for signal ``name``."""
 
+    async def add_event_waiter(self, name: str, key: str, job: Job) -> None:
+        """Remember, across runs, that ``job``'s step waits for events of ``name`` and
+        ``key`` (idempotent per step)."""
+
+    async def remove_event_waiter(self, name: str, key: str, run_id: str, step_id: str) -> None: ...
+
+    async def event_waiters(self, name: str, key: str) -> list[Job]:
+        """Jobs of the steps waiting for events of ``name`` and ``key``."""
+
+    async def retain_event(
+        self, name: str, key: str, event_id: str, data: Any, until: float
+    ) -> None:
+        """Keep an event until ``until`` for steps that start waiting for it."""
+
+    async def retained_events(self, name: str, key: str, now: float) -> list[tuple[str, Any]]:
+        """``(id, data)`` of the events of ``name`` and ``key`` retained past ``now``,
+        oldest first."""
+
     async def finish_run(
         self,
         run_id: str,

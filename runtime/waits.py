@@ -1,4 +1,5 @@
-"""Steps that wait on durable timers: ``legato.sleep`` and ``legato.wait_for_signal``.
+"""Steps that wait on durable timers: ``legato.sleep``, ``legato.wait_for_signal`` and
+``legato.wait_for_event`` (``legato.runtime.events``).
 
 No worker sleeps: a waiting step records ``StepWaiting`` and ends without a
 resolution; once its lease is released, the pipeline sets a durable timer
@@ -26,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from legato.runtime import events
 from legato.runtime.errors import StepTimeoutError
 from legato.runtime.ports import RunStore
 from legato.runtime.registry import CompiledNode
@@ -43,7 +45,13 @@ def signal_name(name: str, key: str | None = None) -> str:
 def check_params(kind: str, params: dict[str, Any]) -> list[str]:
     """Problems with a built-in node's params (compile time)."""
     problems = []
-    if kind == "signal":
+    if kind == "event":
+        if not isinstance(params.get("event"), str) or not params["event"]:
+            problems.append("params.event: the event name (a non-empty string) is required")
+        if not isinstance(params.get("key"), str) or not params["key"]:
+            problems.append("params.key: the key, a CEL expression (a string), is required")
+        extra = set(params) - {"event", "key"}
+    elif kind == "signal":
         if not isinstance(params.get("signal"), str) or not params["signal"]:
             problems.append("params.signal: the signal name (a non-empty string) is required")
         if "key" in params and not isinstance(params["key"], str):
@@ -105,17 +113,28 @@ async def wait(store: RunStore, now: float, node: CompiledNode, job: Job, value:
     is the step's input (a sleep passes it on)."""
     if node.impl.kind == "sleep":
         return await _sleep(store, now, node, job, value)
-    name = signal_name(node.params["signal"], node.params.get("key"))
-    found = await store.next_signal(job.run_id, name)
-    if found is None:
-        parked = stamp(msgspec.structs.replace(job, deadline=None))
-        await store.add_waiter(job.run_id, name, parked)
+    if node.impl.kind == "event":  # ``value``, the step's input, is its key
+        event, key = node.params["event"], events.event_key(value)
+        name = await events.register(store, job, event, key, now)
         found = await store.next_signal(job.run_id, name)
-    if found is not None:
-        return Received(name, *found)
+        if found is not None or (job.deadline is not None and now + _EARLY >= job.deadline):
+            await events.unregister(store, job, event, key)
+        if found is not None:
+            return Received(name, *found)
+        what = f"event {event!r} with key {key!r}"
+    else:
+        name = signal_name(node.params["signal"], node.params.get("key"))
+        found = await store.next_signal(job.run_id, name)
+        if found is None:
+            parked = stamp(msgspec.structs.replace(job, deadline=None))
+            await store.add_waiter(job.run_id, name, parked)
+            found = await store.next_signal(job.run_id, name)
+        if found is not None:
+            return Received(name, *found)
+        what = f"signal {name!r}"
     if job.deadline is not None:
         if now + _EARLY >= job.deadline:
-            raise StepTimeoutError(f"no signal {name!r} within {node.timeout}s")
+            raise StepTimeoutError(f"no {what} within {node.timeout}s")
         return Parked(name)
     until = now + node.timeout if node.timeout is not None else None
     await store.append_event(

@@ -13,6 +13,7 @@ same run id starts nothing). Signals and cancellation::
     {"type": "pause", "run_id": "...", "reason": "supplier outage"}
     {"type": "resume", "run_id": "..."}
     {"type": "retry", "run_id": "...", "from_step": "optional: this step and what follows"}
+    {"type": "publish", "event": "payment", "key": "order-17", "data": {}, "retain": 600}
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ class RetryRun(msgspec.Struct, tag="retry", tag_field="type", frozen=True):
     from_step: str | None = None
 
 
-Command = StartRun | SendSignal | CancelRun | PauseRun | ResumeRun | RetryRun
+class PublishEvent(msgspec.Struct, tag="publish", tag_field="type", frozen=True):
+    event: str
+    key: str
+    data: Any = None
+    retain: float = 0.0  # seconds
+    id: str | None = None  # makes the command idempotent (a redelivery delivers once)
+
+
+Command = StartRun | SendSignal | CancelRun | PauseRun | ResumeRun | RetryRun | PublishEvent
 _decoder: msgspec.json.Decoder[Command] = msgspec.json.Decoder(Command)
 
 
@@ -71,7 +80,7 @@ def command_json_schema() -> dict[str, Any]:
     """JSON Schema of the commands (for producers in other languages)."""
     schema = stable_schema(
         msgspec.json.schema(Command),
-        (StartRun, SendSignal, CancelRun, PauseRun, ResumeRun, RetryRun),
+        (StartRun, SendSignal, CancelRun, PauseRun, ResumeRun, RetryRun, PublishEvent),
     )
     schema["title"] = "Legato command"
     return schema

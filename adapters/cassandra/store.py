@@ -182,6 +182,15 @@ def statements(ks: str) -> dict[str, str]:
         "buckets_add": f"INSERT INTO {ks}.active_buckets (shard, bucket) VALUES (0, ?)",
         "buckets_del": f"DELETE FROM {ks}.active_buckets WHERE shard = 0 AND bucket = ?",
         "buckets_list": f"SELECT bucket FROM {ks}.active_buckets WHERE shard = 0 AND bucket >= ?",
+        "ev_wait_add": f"INSERT INTO {ks}.event_waiters (name, key, run_id, step_id, job) "
+        "VALUES (?, ?, ?, ?, ?)",
+        "ev_wait_del": f"DELETE FROM {ks}.event_waiters WHERE name = ? AND key = ? "
+        "AND run_id = ? AND step_id = ?",
+        "ev_waiters": f"SELECT job FROM {ks}.event_waiters WHERE name = ? AND key = ?",
+        "ev_retain": f"INSERT INTO {ks}.retained_events (name, key, id, data, until) "
+        "VALUES (?, ?, ?, ?, ?) USING TTL ?",
+        "ev_retained": f"SELECT id, data, until FROM {ks}.retained_events "
+        "WHERE name = ? AND key = ?",
         "bp_put": f"INSERT INTO {ks}.blueprints (id, version, body, created_at) "
         "VALUES (?, ?, ?, ?) IF NOT EXISTS",
         "bp_get": f"SELECT body FROM {ks}.blueprints WHERE id = ? AND version = ?",
@@ -355,6 +364,25 @@ class CassandraRunStore:
 
     async def append_event(self, run_id: str, event: Event) -> None:
         await self._run("row", (run_id, EVENT, _seq(), "", _enc.encode(event)))
+
+    async def add_event_waiter(self, name: str, key: str, job: Job) -> None:
+        await self._run("ev_wait_add", (name, key, job.run_id, job.step_id, _enc.encode(job)))
+
+    async def remove_event_waiter(self, name: str, key: str, run_id: str, step_id: str) -> None:
+        await self._run("ev_wait_del", (name, key, run_id, step_id))
+
+    async def event_waiters(self, name: str, key: str) -> list[Job]:
+        return [_dec_job.decode(r.job) for r in await self._run("ev_waiters", (name, key))]
+
+    async def retain_event(
+        self, name: str, key: str, event_id: str, data: Any, until: float
+    ) -> None:
+        ttl = max(1, int(until - time.time()) + 1)  # the row outlives `until` a little
+        await self._run("ev_retain", (name, key, event_id, _enc.encode(data), _ts(until), ttl))
+
+    async def retained_events(self, name: str, key: str, now: float) -> list[tuple[str, Any]]:
+        rows = await self._run("ev_retained", (name, key))
+        return [(r.id, _dec_any.decode(r.data)) for r in rows if _secs(r.until) > now]
 
     async def finish_run(
         self,

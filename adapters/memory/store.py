@@ -64,7 +64,11 @@ class MemoryRunStore:
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
-        self._active: dict[str, int] = {}  # running runs -> their place in the index
+        self._active: dict[str, int] = {}
+        self._event_waiters: dict[tuple[str, str], dict[tuple[str, str], bytes]] = {}
+        self._retained: dict[
+            tuple[str, str], dict[str, tuple[float, bytes]]
+        ] = {}  # running runs -> their place in the index
         self._next = 0
 
     async def probe(self) -> str | None:
@@ -197,6 +201,27 @@ class MemoryRunStore:
     async def get_waiters(self, run_id: str, name: str) -> list[Job]:
         waiting = self._run(run_id).waiters.get(name, {})
         return [_dec_job.decode(raw) for raw in waiting.values()]
+
+    async def add_event_waiter(self, name: str, key: str, job: Job) -> None:
+        waiting = self._event_waiters.setdefault((name, key), {})
+        waiting[(job.run_id, job.step_id)] = _enc.encode(job)
+
+    async def remove_event_waiter(self, name: str, key: str, run_id: str, step_id: str) -> None:
+        self._event_waiters.get((name, key), {}).pop((run_id, step_id), None)
+
+    async def event_waiters(self, name: str, key: str) -> list[Job]:
+        return [_dec_job.decode(raw) for raw in self._event_waiters.get((name, key), {}).values()]
+
+    async def retain_event(
+        self, name: str, key: str, event_id: str, data: Any, until: float
+    ) -> None:
+        self._retained.setdefault((name, key), {})[event_id] = (until, _enc.encode(data))
+
+    async def retained_events(self, name: str, key: str, now: float) -> list[tuple[str, Any]]:
+        kept = self._retained.get((name, key), {})
+        for eid in [e for e, (until, _) in kept.items() if until <= now]:
+            del kept[eid]  # expired
+        return [(eid, _dec_any.decode(raw)) for eid, (_, raw) in sorted(kept.items())]
 
     async def finish_run(
         self,

@@ -199,3 +199,78 @@ async def test_retry_distributed_cli_and_command(dist_settings: Any) -> None:
     finally:
         await worker.close()
         await dist.close()
+
+
+async def test_events_distributed_cli_and_commands(dist_settings: Any) -> None:
+    from legato.adapters import open_backend
+    from legato.commands import handle_command
+    from legato.schemas.commands import PublishEvent
+    from tests.unit.test_events import NODES
+
+    reg = legato.compile(
+        {
+            "id": "awaits_payment",
+            "nodes": [
+                {
+                    "id": "paid",
+                    "uses": "legato.wait_for_event",
+                    "params": {"event": "payment", "key": "input.order"},
+                },
+                {"id": "ship", "uses": "echo"},
+            ],
+            "edges": [{"source": "paid", "target": "ship"}],
+        },
+        NODES,
+    )
+    dist = await open_backend(dist_settings)
+    worker = legato.Engine(dist)
+    await worker.register(reg)
+    worker.start_workers()
+    order = f"o-{id(reg)}"
+    try:
+        async with await legato.Client.connect(dist_settings) as client:
+            runs = [await client.start("awaits_payment", {"order": order}) for _ in range(3)]
+
+            async def all_waiting() -> bool:
+                return len(await dist.store.event_waiters("payment", order)) == 3
+
+            await _until(all_waiting)
+            out = await asyncio.to_thread(
+                _cli,
+                dist_settings,
+                "publish",
+                "payment",
+                "--key",
+                order,
+                "--data",
+                '{"eur": 5}',
+                "--retain",
+                "10m",
+            )
+            assert out.returncode == 0, out.stderr
+            assert '"delivered":3' in out.stdout
+            for rid in runs:
+                assert (await client.wait(rid, timeout=60)).outputs["ship"] == {"eur": 5}
+            late = await client.start("awaits_payment", {"order": order})  # within retain
+            assert (await client.wait(late, timeout=60)).outputs["ship"] == {"eur": 5}
+            # The command, redelivered with its id: delivered once.
+            other = await client.start("awaits_payment", {"order": order + "-b"})
+
+            async def waiting() -> bool:
+                return bool(await dist.store.event_waiters("payment", order + "-b"))
+
+            await _until(waiting)
+            for _ in range(2):
+                await handle_command(
+                    client.control, PublishEvent("payment", order + "-b", 7, id="evt-b")
+                )
+            assert (await client.wait(other, timeout=60)).outputs["paid"] == 7
+            received = [e for e in await client.history(other) if isinstance(e, SignalReceived)]
+            assert len(received) == 1
+            bad = await asyncio.to_thread(
+                _cli, dist_settings, "publish", "payment", "--key", "k", "--data", "{nope"
+            )
+            assert bad.returncode == 2 and "not valid JSON" in bad.stderr
+    finally:
+        await worker.close()
+        await dist.close()

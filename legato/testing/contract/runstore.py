@@ -347,6 +347,26 @@ class RunStoreContract:
             s for s, st in fold(history).steps.items() if st.resolved
         }
 
+    async def test_event_waiters_and_retained_events(self, store: Any) -> None:
+        name, key = f"ev-{uuid.uuid4().hex}", "k1"
+        rid = await new_run(store)
+        job = Job(rid, "w", "w", "bp", "1")
+        await store.add_event_waiter(name, key, job)
+        await store.add_event_waiter(name, key, job)  # idempotent per step
+        assert await store.event_waiters(name, key) == [job]
+        assert await store.event_waiters(name, "other") == []
+        await store.remove_event_waiter(name, key, rid, "w")
+        assert await store.event_waiters(name, key) == []
+        now = time.time()
+        await store.retain_event(name, key, "e2", {"n": 2}, now + 60)
+        await store.retain_event(name, key, "e1", {"n": 1}, now + 60)
+        await store.retain_event(name, key, "e0", {"n": 0}, now + 1)
+        assert await store.retained_events(name, key, now + 2) == [
+            ("e1", {"n": 1}),
+            ("e2", {"n": 2}),
+        ]
+        assert await store.retained_events(name, "other", now) == []
+
     async def test_held_jobs_are_kept_once_and_dropped(self, store: Any) -> None:
         rid = await new_run(store)
         a, b = Job(rid, "a", "a", "bp", "1"), Job(rid, "b", "b", "bp", "1", attempt=2)
