@@ -16,6 +16,7 @@ event started waiting after the event: it does not get it (as documented).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -26,6 +27,8 @@ from legato.runtime.errors import NonRetryableError
 from legato.runtime.ports import Backend, RunStore
 from legato.runtime.tracing import stamp
 from legato.schemas import Job, SignalReceived
+
+_CONCURRENCY = 64  # deliveries in flight per publish
 
 
 def event_signal(name: str, key: str) -> str:
@@ -89,16 +92,23 @@ async def publish(
     if retain > 0:
         await store.retain_event(name, key, eid, data, now + retain)
     signal = event_signal(name, key)
-    waiters = await store.event_waiters(name, key)
-    wake: list[Job] = []
-    for job in waiters:
-        header = await store.get_run(job.run_id)
-        if header is None or header.status not in ("running", "paused"):
-            await store.remove_event_waiter(name, key, job.run_id, job.step_id)
-            continue
-        received = SignalReceived(at=now, name=signal, data=data)
-        await store.put_signal(job.run_id, signal, data, received, eid)
-        wake.append(job)
+    sem = asyncio.Semaphore(_CONCURRENCY)
+
+    async def deliver(job: Job) -> Job | None:
+        async with sem:
+            header = await store.get_run(job.run_id)
+            done = header is None or header.status not in ("running", "paused")
+            if not done:  # a step that took another event already waits no more
+                done = bool(await store.get_steps(job.run_id, [job.step_id]))
+            if done:
+                await store.remove_event_waiter(name, key, job.run_id, job.step_id)
+                return None
+            received = SignalReceived(at=now, name=signal, data=data)
+            await store.put_signal(job.run_id, signal, data, received, eid)
+            return job
+
+    delivered = await asyncio.gather(*map(deliver, await store.event_waiters(name, key)))
+    wake = [job for job in delivered if job is not None]
     if wake:
         await backend.bus.publish(wake)
     return len(wake)
