@@ -294,6 +294,21 @@ class RunStoreContract:
         assert sum(won) == 1
         assert len(await store.get_steps(rid, [f"w{i}" for i in range(6)])) == 1
 
+    async def test_a_stale_holder_consumes_no_signal(self, store: Any) -> None:
+        rid = await new_run(store)
+        sid = await store.put_signal(rid, "go", 1, SignalReceived(at=0.0, name="go"))
+        await store.claim_step(rid, "w", 1)
+        await store.claim_step(rid, "w", 2)  # taken over
+        with pytest.raises(FencingError):
+            await store.resolve_step(
+                rid, "w", done("w", 1), completed("w", 1), fence=1, consume=("go", sid)
+            )
+        assert await store.next_signal(rid, "go") == (sid, 1)  # still there for the new holder
+        await store.resolve_step(
+            rid, "w", done("w", 1), completed("w", 1), fence=2, consume=("go", sid)
+        )
+        assert await store.next_signal(rid, "go") is None
+
     async def test_a_dedupe_key_keeps_one_signal(self, store: Any) -> None:
         rid = await new_run(store)
 
