@@ -78,7 +78,8 @@ def compile(blueprint: BlueprintSource, catalog: NodeCatalog | None = None) -> R
         return compile_blueprint(blueprint, catalog)
     given = type(blueprint).__name__
     message = (
-        f"cannot compile a value of type {given}: expected a Blueprint, a Flow, a mapping or a path"
+        f"cannot compile a value of type {given}: "
+        "expected a Blueprint, a Flow, a mapping or a path"
     )
     raise BlueprintError([Problem("", message)])
 
