@@ -65,3 +65,32 @@ async def test_defect_02_commands_meeting_an_outage_or_a_bug_are_never_dropped()
     assert (await engine.status("r2")).status == "running"
     assert [type(c).__name__ for c, _ in bus.dead] == ["CancelRun"]
     assert "command failed: RuntimeError('a bug')" in bus.dead[0][1]
+
+
+async def test_run_control_commands_wait_out_an_outage_and_refuse_what_does_not_apply() -> None:
+    from legato.schemas.commands import PauseRun, PublishEvent, ResumeRun, RetryRun
+    from tests.unit.test_events import payment_flow
+
+    store = legato.testing.Faults(legato.testing.backend().store)
+    clock = legato.testing.FakeClock()
+    engine = legato.Engine(legato.testing.backend(clock, store=store))
+    rid = await engine.start(payment_flow(), {"order": "o-1"}, run_id="r-events")
+    await legato.testing.Pump(engine).run()
+    store.fail("event_waiters", BackendUnavailableError("cassandra: no host"), times=2)
+    bus = CommandBus(
+        [
+            Delivery(PauseRun(rid, "by command")),
+            Delivery(PublishEvent("payment", "o-1", {"eur": 3}, id="e1")),  # meets the outage
+            Delivery(PauseRun(rid)),  # refused: already paused
+            Delivery(RetryRun(rid)),  # refused: running runs are not retried
+            Delivery(ResumeRun(rid)),
+        ]
+    )
+    consuming = asyncio.ensure_future(consume_commands(engine.control, bus, clock))
+    await clock.run_until(lambda: all(d.acked for d in bus.deliveries), step=1.0, limit=120)
+    await consuming
+    assert store.calls["event_waiters"] == 2 + 1
+    assert bus.dead == []
+    await legato.testing.Pump(engine).run()
+    result = await engine.result(await engine.status(rid))
+    assert result.status == "completed" and result.outputs["paid"] == {"eur": 3}
