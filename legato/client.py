@@ -18,6 +18,7 @@ from legato.runtime.ending import RunEnding
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
+from legato.runtime.schedules import Schedules
 from legato.schemas import Blueprint, Event, RunHeader, RunRetried
 
 
@@ -37,6 +38,7 @@ class Client:
         self._owns = owns_backend
         ending = RunEnding(backend.store, backend.coordinator, backend.timers, backend.clock.now)
         self.control = RunControl(backend, Registries(backend.blueprints), ending)
+        self.schedules = Schedules(backend, ending)  # add, entries, pause, resume, delete
 
     @classmethod
     async def connect(cls, settings: Settings) -> Client:

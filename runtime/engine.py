@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from legato.runtime.control import RunControl, RunResult
+from legato.runtime.schedules import Schedules
 from legato.runtime.ending import RunEnding
 from legato.runtime.nodes import NodeCatalog
 from legato.runtime.pipeline import Work
@@ -56,6 +57,7 @@ class Engine:
             backend.store, backend.coordinator, backend.timers, backend.clock.now
         )
         self.control = RunControl(backend, self.registries, self.ending, tracer=self.tracer)
+        self.schedules = Schedules(backend, self.ending)  # fired by this engine's workers
         self.worker = Worker(
             backend, self.registries, self.settings, self.ending, tracer=self.tracer
         )

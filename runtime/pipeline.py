@@ -37,6 +37,7 @@ from legato.runtime.lease import Holding, Leases
 from legato.runtime.ports import Backend
 from legato.runtime.registry import CompiledNode, Registry
 from legato.runtime.routing import Router
+from legato.runtime.schedules import Schedules, is_tick
 from legato.runtime.tracing import stamp
 from legato.runtime.waits import Parked
 from legato.schemas import Job, RunHeader, StepFailed, StepRecord
@@ -91,10 +92,14 @@ class StepCore:
             max_value_bytes=max_value_bytes,
         )
         self.rng = rng
+        self.schedules = Schedules(backend, ending)
 
     async def handle(self, work: Work) -> None:
         job, holding = work.job, work.holding
         assert holding is not None, "the lease middleware runs before the core"
+        if is_tick(job):  # a schedule's tick (legato.runtime.schedules)
+            await self.schedules.fire(job)
+            return
         reg = await self.registries.get(job.blueprint, job.version)
         node = reg.nodes[job.node]
         wanted = input_steps(reg, node, job) if holding.token is not None else ()

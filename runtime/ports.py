@@ -39,6 +39,7 @@ from legato.schemas import (
     StepRecord,
     StepSkipped,
 )
+from legato.schemas.schedules import Schedule
 
 
 class Resource(Protocol):
@@ -244,6 +245,22 @@ class BlueprintStore(Resource, Protocol):
     async def put_blueprint(self, blueprint: Blueprint) -> None: ...
 
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None: ...
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        """Add or replace a schedule (its armed tick is kept)."""
+
+    async def get_schedule(self, name: str) -> tuple[Schedule, float | None] | None:
+        """A schedule and the tick its timer is armed for (None: not armed)."""
+
+    async def list_schedules(self) -> list[tuple[Schedule, float | None]]:
+        """Every schedule with its armed tick, by name."""
+
+    async def delete_schedule(self, name: str) -> bool:
+        """False if there was no such schedule."""
+
+    async def arm_schedule(self, name: str, expected: float | None, tick: float) -> bool:
+        """Move the schedule's armed tick from ``expected`` to ``tick``, atomically;
+        False (nothing written) if it was not ``expected`` or the schedule is gone."""
 
 
 class LeaseGrant(NamedTuple):

@@ -56,6 +56,7 @@ from legato.schemas import (
     StepRecord,
     StepSkipped,
 )
+from legato.schemas.schedules import Schedule
 
 EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE, HELD = 0, 1, 2, 3, 4, 5, 6, 7
 # A step-kind row every run has (written with it), never a step id: reading it with
@@ -75,6 +76,7 @@ _dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_job = msgspec.msgpack.Decoder(Job)
 _dec_failed = msgspec.msgpack.Decoder(StepFailed)
+_dec_schedule = msgspec.msgpack.Decoder(Schedule)
 _dec_any = msgspec.msgpack.Decoder()
 _last_ns = 0
 
@@ -194,6 +196,12 @@ def statements(ks: str) -> dict[str, str]:
         "bp_put": f"INSERT INTO {ks}.blueprints (id, version, body, created_at) "
         "VALUES (?, ?, ?, ?) IF NOT EXISTS",
         "bp_get": f"SELECT body FROM {ks}.blueprints WHERE id = ? AND version = ?",
+        "sc_put": f"INSERT INTO {ks}.schedules (shard, name, body) VALUES (0, ?, ?)",
+        "sc_get": f"SELECT name, body, armed FROM {ks}.schedules WHERE shard = 0 AND name = ?",
+        "sc_list": f"SELECT name, body, armed FROM {ks}.schedules WHERE shard = 0",
+        "sc_del": f"DELETE FROM {ks}.schedules WHERE shard = 0 AND name = ? IF EXISTS",
+        "sc_arm": f"UPDATE {ks}.schedules SET armed = ? WHERE shard = 0 AND name = ? "
+        "IF body != null AND armed = ?",
     }
 
 
@@ -577,3 +585,24 @@ class CassandraRunStore:
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None:
         rows = await self._run("bp_get", (blueprint_id, version))
         return msgspec.msgpack.decode(rows[0].body, type=Blueprint) if rows else None
+
+    # -- schedules -----------------------------------------------------------------------
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        await self._run("sc_put", (schedule.name, _enc.encode(schedule)))
+
+    async def get_schedule(self, name: str) -> tuple[Schedule, float | None] | None:
+        rows = [r for r in await self._run("sc_get", (name,)) if r.body is not None]
+        return (_dec_schedule.decode(rows[0].body), rows[0].armed) if rows else None
+
+    async def list_schedules(self) -> list[tuple[Schedule, float | None]]:
+        rows = await self._run("sc_list", ())
+        return [(_dec_schedule.decode(r.body), r.armed) for r in rows if r.body is not None]
+
+    async def delete_schedule(self, name: str) -> bool:
+        rows = await self._run("sc_del", (name,))
+        return bool(rows and rows[0].applied)
+
+    async def arm_schedule(self, name: str, expected: float | None, tick: float) -> bool:
+        rows = await self._run("sc_arm", (tick, name, expected))
+        return bool(rows and rows[0].applied)

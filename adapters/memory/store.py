@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from legato.adapters.memory.schedules import MemorySchedules
 from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.pausing import held_key
 from legato.runtime.ports import ActivePage, StepView
@@ -58,12 +59,13 @@ class _Run:
     held: dict[str, bytes] = field(default_factory=dict)  # jobs kept while paused
 
 
-class MemoryRunStore:
+class MemoryRunStore(MemorySchedules):
     """Runs kept in a dict; safe for one event loop."""
 
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
+        self._schedules: dict[str, tuple[bytes, float | None]] = {}
         self._active: dict[str, int] = {}
         self._event_waiters: dict[tuple[str, str], dict[tuple[str, str], bytes]] = {}
         self._retained: dict[
