@@ -13,13 +13,13 @@ import dataclasses
 from typing import Any
 
 from legato.runtime.control import RunControl, RunResult
-from legato.runtime.schedules import Schedules
 from legato.runtime.ending import RunEnding
 from legato.runtime.nodes import NodeCatalog
 from legato.runtime.pipeline import Work
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
+from legato.runtime.schedules import Schedules
 from legato.runtime.tracing import default_tracer
 from legato.runtime.worker import Worker, WorkerSettings
 from legato.schemas import Event, Job, RunHeader

@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "run",
     "remote",
     "control",
+    "schedule",
     "worker",
     "reconcile",
     "dev",
