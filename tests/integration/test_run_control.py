@@ -4,15 +4,18 @@ RunStore, Redis Coordinator; jobs and timers in memory): the same as embedded.""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 import legato
 from legato.adapters.memory import MemoryJobBus, MemoryTimers, memory_backend
+from legato.runtime import cron
 from legato.runtime.engine import Backend
 from legato.runtime.errors import RunStateError
 from legato.schemas import RunRetried, SignalReceived, StepCompleted, StepWaiting
@@ -274,3 +277,86 @@ async def test_events_distributed_cli_and_commands(dist_settings: Any) -> None:
     finally:
         await worker.close()
         await dist.close()
+
+
+async def test_a_schedule_on_two_workers_starts_one_run_per_tick(dist_settings: Any) -> None:
+    from legato.adapters import open_backend
+    from legato.schemas import RunStarted
+
+    reg = legato.compile(
+        {"id": "ticked", "nodes": [{"id": "nap", "uses": "legato.sleep", "params": {"seconds": 0}}]}
+    )
+    backends = [await open_backend(dist_settings) for _ in range(2)]
+    workers = [legato.Engine(b) for b in backends]
+    for w in workers:
+        await w.register(reg)
+        w.start_workers()
+    name = f"every-second-{id(reg)}"
+    try:
+        async with await legato.Client.connect(dist_settings) as client:
+            out = await asyncio.to_thread(
+                _cli,
+                dist_settings,
+                "schedule",
+                "add",
+                name,
+                "--blueprint",
+                "ticked",
+                "--cron",
+                "* * * * * *",
+                "--input",
+                '{"n": 1}',
+                "--catch-up",
+                "skip",
+            )
+            assert out.returncode == 0, out.stderr
+            first = json.loads(out.stdout)["next"]
+            tick0 = datetime.fromisoformat(first).timestamp()
+
+            async def three_ticks() -> bool:
+                ids = [cron.run_id(name, tick0 + i) for i in range(3)]
+                return all([await client.backend.store.get_run(r) is not None for r in ids])
+
+            await _until(three_ticks)
+            listed = await asyncio.to_thread(_cli, dist_settings, "schedule", "list")
+            assert name in listed.stdout
+            deleted = await asyncio.to_thread(_cli, dist_settings, "schedule", "delete", name)
+            assert deleted.returncode == 0, deleted.stderr
+            again = await asyncio.to_thread(_cli, dist_settings, "schedule", "delete", name)
+            assert again.returncode == 1 and "no schedule" in again.stderr
+            bad = await asyncio.to_thread(
+                _cli,
+                dist_settings,
+                "schedule",
+                "add",
+                "x",
+                "--blueprint",
+                "ticked",
+                "--cron",
+                "* * *",
+            )
+            assert bad.returncode == 2 and "5 fields" in bad.stderr
+            unknown = await asyncio.to_thread(
+                _cli,
+                dist_settings,
+                "schedule",
+                "add",
+                "x",
+                "--blueprint",
+                "nope",
+                "--cron",
+                "* * * * *",
+            )
+            assert unknown.returncode == 1 and "not registered" in unknown.stderr
+            for i in range(3):
+                rid = cron.run_id(name, tick0 + i)
+                result = await client.wait(rid, timeout=60)
+                assert result.status == "completed"
+                history = await client.history(rid)
+                assert sum(isinstance(e, RunStarted) for e in history) == 1
+                assert (await client.status(rid)).input == {"n": 1}
+    finally:
+        for w in workers:
+            await w.close()
+        for b in backends:
+            await b.close()

@@ -382,6 +382,28 @@ class RunStoreContract:
         ]
         assert await store.retained_events(name, "other", now) == []
 
+    async def test_schedules_and_their_armed_tick(self, store: Any) -> None:
+        from legato.schemas.schedules import Schedule
+
+        name = f"s-{uuid.uuid4().hex}"
+        assert await store.get_schedule(name) is None
+        assert not await store.arm_schedule(name, None, 10.0)  # no such schedule
+        sched = Schedule(name, "bp", "* * * * *", version="1", input={"x": 1})
+        await store.put_schedule(sched)
+        assert await store.get_schedule(name) == (sched, None)
+        assert await store.arm_schedule(name, None, 10.0)
+        assert not await store.arm_schedule(name, None, 20.0)  # not what it was
+        assert await store.arm_schedule(name, 10.0, 20.0)
+        paused = Schedule(name, "bp", "* * * * *", version="1", paused=True)
+        await store.put_schedule(paused)  # keeps the armed tick
+        assert await store.get_schedule(name) == (paused, 20.0)
+        assert (paused, 20.0) in await store.list_schedules()
+        assert await store.delete_schedule(name)
+        assert not await store.delete_schedule(name)
+        assert await store.get_schedule(name) is None
+        assert not await store.arm_schedule(name, 20.0, 30.0)  # gone: not resurrected
+        assert await store.get_schedule(name) is None
+
     async def test_held_jobs_are_kept_once_and_dropped(self, store: Any) -> None:
         rid = await new_run(store)
         a, b = Job(rid, "a", "a", "bp", "1"), Job(rid, "b", "b", "bp", "1", attempt=2)
