@@ -51,6 +51,7 @@ class Client:
         if isinstance(blueprint, Blueprint):
             compile_blueprint(bp)  # refuse invalid blueprints here, not on the workers
         await self.backend.blueprints.put_blueprint(bp)
+        await self.schedules.declare(bp)  # its `schedule:`, if any
         return bp.id, bp.version
 
     async def start(

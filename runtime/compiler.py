@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
+from legato.runtime import cron
 from legato.runtime.blueprint import Flow
 from legato.runtime.documents import read_document
 from legato.runtime.errors import BlueprintError, Problem
@@ -111,6 +112,20 @@ class _Compiler:
             for name, src in node.inputs.items()
         }
 
+    def check_schedule(self) -> None:
+        spec = self.bp.schedule
+        if spec is None:
+            return
+        try:
+            cron.zone(spec.timezone)
+        except cron.ScheduleError as exc:
+            self.problem("schedule.timezone", str(exc))
+            return
+        try:
+            cron.check(spec.cron, spec.timezone)
+        except cron.ScheduleError as exc:
+            self.problem("schedule.cron", str(exc))
+
     def check_config(self, node: Node, path: str) -> None:
         cfg = node.config
         if cfg.timeout is not None and cfg.timeout <= 0:
@@ -187,6 +202,7 @@ class _Compiler:
     # -- graph ---------------------------------------------------------------------------
 
     def run(self) -> Registry:
+        self.check_schedule()
         parts = self.check_nodes()
         edges = self.check_edges()
         forward = [e for e in edges if not e.is_loop]

@@ -65,7 +65,10 @@ class Engine:
     # -- run control -----------------------------------------------------------------------
 
     async def register(self, registry: Registry) -> Registry:
-        return await self.control.register(registry)
+        """Register a blueprint version (and add the schedule it declares)."""
+        await self.control.register(registry)
+        await self.schedules.declare(registry.blueprint)
+        return registry
 
     async def start(
         self,

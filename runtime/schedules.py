@@ -35,7 +35,7 @@ from legato.runtime.ending import RunEnding
 from legato.runtime.errors import LegatoError
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
-from legato.schemas import Job
+from legato.schemas import Blueprint, Job
 from legato.schemas.schedules import Schedule
 
 log = logging.getLogger("legato.schedules")
@@ -54,6 +54,22 @@ def is_tick(job: Job) -> bool:
     return job.node == TICK_NODE
 
 
+def of_blueprint(bp: Blueprint) -> Schedule | None:
+    """The schedule a blueprint's ``schedule:`` declares (named after its id)."""
+    spec = bp.schedule
+    if spec is None:
+        return None
+    return Schedule(
+        bp.id,
+        bp.id,
+        spec.cron,
+        version=bp.version,
+        timezone=spec.timezone,
+        input=spec.input,
+        catch_up=spec.catch_up,
+    )
+
+
 class Schedules:
     """Adds, steers and fires the schedules of one backend."""
 
@@ -62,6 +78,11 @@ class Schedules:
         self.store = backend.blueprints
         self.control = RunControl(backend, Registries(backend.blueprints), ending)
         self.grace = grace
+
+    async def declare(self, bp: Blueprint) -> float | None:
+        """Add the schedule a registered blueprint declares, if it declares one."""
+        sched = of_blueprint(bp)
+        return await self.add(sched) if sched is not None else None
 
     async def add(self, schedule: Schedule) -> float:
         """Add (or replace) a schedule and arm its next tick; returns that tick.

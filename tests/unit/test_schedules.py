@@ -203,3 +203,35 @@ async def test_a_tick_job_from_before_a_resume_starts_nothing() -> None:
     await pump.run()
     assert await started_runs(engine) == []
     assert (await engine.schedules.entries())[0][1] == START + 20
+
+
+def scheduled_doc(**schedule: Any) -> dict[str, Any]:
+    return {
+        "id": "hourly_report",
+        "version": 2,
+        "schedule": schedule,
+        "nodes": [{"id": "nap", "uses": "legato.sleep", "params": {"seconds": 0}}],
+    }
+
+
+async def test_a_blueprint_schedule_is_added_when_it_is_registered() -> None:
+    clock = legato.testing.FakeClock(START)
+    engine = legato.Engine(legato.testing.backend(clock))
+    doc = scheduled_doc(cron="0 * * * *", timezone="Europe/Berlin", input={"r": 1})
+    await engine.register(legato.compile(doc))
+    ((sched, nxt),) = await engine.schedules.entries()
+    assert (sched.name, sched.blueprint, sched.version) == ("hourly_report",) * 2 + ("2",)
+    assert nxt == START + 3600  # 09:00 UTC, the next full hour
+    await clock.advance(3600)
+    await legato.testing.Pump(engine).run()
+    header = await engine.status(cron.run_id("hourly_report", START + 3600))
+    assert (header.version, header.input, header.status) == ("2", {"r": 1}, "completed")
+
+
+def test_a_bad_blueprint_schedule_is_a_compile_error_with_its_path() -> None:
+    with pytest.raises(legato.BlueprintError, match=r"schedule\.cron"):
+        legato.compile(scheduled_doc(cron="0 25 * * *"))
+    with pytest.raises(legato.BlueprintError, match=r"schedule\.timezone"):
+        legato.compile(scheduled_doc(cron="0 * * * *", timezone="Nowhere/Else"))
+    with pytest.raises(legato.BlueprintError, match=r"schedule"):
+        legato.compile(scheduled_doc(cron="0 * * * *", catch_up="sometimes"))
