@@ -17,7 +17,9 @@ from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
 from legato.runtime.errors import LegatoError
 from legato.runtime.ports import Delivery
+from legato.runtime.schedules import Schedules
 from legato.schemas.commands import (
+    AddSchedule,
     CancelRun,
     PauseRun,
     PublishEvent,
@@ -25,7 +27,9 @@ from legato.schemas.commands import (
     RetryRun,
     SendSignal,
     StartRun,
+    SteerSchedule,
 )
+from legato.schemas.schedules import Schedule
 
 log = logging.getLogger("legato.commands")
 
@@ -60,6 +64,26 @@ async def handle_command(control: RunControl, command: Any) -> None:
                 retain=command.retain,
                 event_id=command.id,
             )
+        case AddSchedule():
+            await Schedules(control.backend, control.ending).add(
+                Schedule(
+                    command.name,
+                    command.blueprint,
+                    command.cron,
+                    version=command.version,
+                    timezone=command.timezone,
+                    input=command.input,
+                    catch_up=command.catch_up,
+                )
+            )
+        case SteerSchedule():
+            schedules = Schedules(control.backend, control.ending)
+            if command.action == "pause":
+                await schedules.pause(command.name)
+            elif command.action == "resume":
+                await schedules.resume(command.name)
+            else:
+                await schedules.delete(command.name)
         case RetryRun():
             await retry_run(
                 control.backend,

@@ -14,11 +14,14 @@ same run id starts nothing). Signals and cancellation::
     {"type": "resume", "run_id": "..."}
     {"type": "retry", "run_id": "...", "from_step": "optional: this step and what follows"}
     {"type": "publish", "event": "payment", "key": "order-17", "data": {}, "retain": 600}
+    {"type": "schedule_add", "name": "nightly", "blueprint": "etl", "cron": "0 2 * * *",
+     "timezone": "Europe/Berlin", "catch_up": "latest"}
+    {"type": "schedule", "name": "nightly", "action": "pause"}   # or resume, delete
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -67,7 +70,43 @@ class PublishEvent(msgspec.Struct, tag="publish", tag_field="type", frozen=True)
     id: str | None = None  # makes the command idempotent (a redelivery delivers once)
 
 
-Command = StartRun | SendSignal | CancelRun | PauseRun | ResumeRun | RetryRun | PublishEvent
+class AddSchedule(msgspec.Struct, tag="schedule_add", tag_field="type", frozen=True):
+    name: str
+    blueprint: str
+    cron: str
+    version: str | None = None
+    timezone: str = "UTC"
+    input: Any = None
+    catch_up: Literal["skip", "latest", "all"] = "skip"
+
+
+class SteerSchedule(msgspec.Struct, tag="schedule", tag_field="type", frozen=True):
+    name: str
+    action: Literal["pause", "resume", "delete"]
+
+
+Command = (
+    StartRun
+    | SendSignal
+    | CancelRun
+    | PauseRun
+    | ResumeRun
+    | RetryRun
+    | PublishEvent
+    | AddSchedule
+    | SteerSchedule
+)
+ALL = (
+    StartRun,
+    SendSignal,
+    CancelRun,
+    PauseRun,
+    ResumeRun,
+    RetryRun,
+    PublishEvent,
+    AddSchedule,
+    SteerSchedule,
+)
 _decoder: msgspec.json.Decoder[Command] = msgspec.json.Decoder(Command)
 
 
@@ -80,7 +119,7 @@ def command_json_schema() -> dict[str, Any]:
     """JSON Schema of the commands (for producers in other languages)."""
     schema = stable_schema(
         msgspec.json.schema(Command),
-        (StartRun, SendSignal, CancelRun, PauseRun, ResumeRun, RetryRun, PublishEvent),
+        ALL,
     )
     schema["title"] = "Legato command"
     return schema

@@ -94,3 +94,26 @@ async def test_run_control_commands_wait_out_an_outage_and_refuse_what_does_not_
     await legato.testing.Pump(engine).run()
     result = await engine.result(await engine.status(rid))
     assert result.status == "completed" and result.outputs["paid"] == {"eur": 3}
+
+
+async def test_schedule_commands_add_steer_and_refuse() -> None:
+    from legato.schemas.commands import AddSchedule, SteerSchedule
+
+    clock = legato.testing.FakeClock()
+    engine = legato.Engine(legato.testing.backend(clock))
+    reg = await engine.register(legato.compile(legato.Flow("cmd_sched").node("a", one)))
+    bus = CommandBus(
+        [
+            Delivery(AddSchedule("s1", reg.id, "*/5 * * * *", catch_up="latest")),
+            Delivery(AddSchedule("s2", reg.id, "not cron")),  # refused
+            Delivery(AddSchedule("s3", "no_such_blueprint", "* * * * *")),  # refused
+            Delivery(SteerSchedule("s1", "pause")),
+            Delivery(SteerSchedule("nope", "delete")),  # refused
+        ]
+    )
+    consuming = asyncio.ensure_future(consume_commands(engine.control, bus, clock))
+    await clock.run_until(lambda: all(d.acked for d in bus.deliveries), step=1.0, limit=120)
+    await consuming
+    assert bus.dead == []
+    ((sched, _),) = await engine.schedules.entries()
+    assert (sched.name, sched.catch_up, sched.paused) == ("s1", "latest", True)
