@@ -174,3 +174,61 @@ async def test_signal_queues_amid_chaos_consume_each_signal_once_in_order(
         if isinstance(e, StepCompleted) and e.signal_id is not None
     ]
     assert consumed == [(f"review#{i}", sid) for i, sid in enumerate(ids)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["skip", "latest", "all"]), st.integers(0, 2**32 - 1))
+async def test_schedule_ticks_amid_chaos_start_each_tick_at_most_once(
+    catch_up: str, seed: int
+) -> None:
+    """Tick timers firing late and twice, tick jobs duplicated, reordered and held
+    back, the clock jumping: no tick starts two runs, ``all`` starts every tick
+    once, and the schedule stays armed for a tick after the last one."""
+    from legato.runtime import cron
+    from legato.runtime.schedules import is_tick
+    from legato.schemas import RunStarted
+    from legato.schemas.schedules import Schedule
+
+    rng = random.Random(seed)
+    clock = legato.testing.FakeClock()
+    bus = MemoryJobBus()
+    engine = legato.Engine(
+        legato.testing.backend(clock, bus=bus, timers=ChaosTimers(bus, clock, rng))
+    )
+    await engine.register(legato.compile(legato.Flow("ticked").node("a", _one)))
+    start = clock.now()
+    first = await engine.schedules.add(
+        Schedule("tick", "ticked", "*/10 * * * * *", catch_up=catch_up)  # type: ignore[arg-type]
+    )
+    pump = legato.testing.Pump(engine)
+    for _ in range(400):
+        queue = pump.collect()
+        roll = rng.random()
+        if queue and roll < 0.5:
+            await pump.step(rng.randrange(len(queue)))
+        elif pump.handled and roll < 0.65:
+            await pump.handle(rng.choice(pump.handled))
+        else:
+            await clock.advance(rng.uniform(1, 40))
+    await pump.run()
+    end = clock.now()
+    ticks = [first + 10 * i for i in range(int((end - first) // 10) + 1)]
+    started = {}
+    for t in ticks:
+        header = await engine.backend.store.get_run(cron.run_id("tick", t))
+        if header is not None:
+            history = await engine.history(header.run_id)
+            started[t] = sum(isinstance(e, RunStarted) for e in history)
+    assert set(started.values()) <= {1}
+    assert all(t >= start for t in started)
+    if catch_up == "all":  # every tick that came due and was handled: none missing
+        fired = max(started, default=first)
+        assert [t for t in ticks if t <= fired] == sorted(started)
+    ((_, armed),) = await engine.schedules.entries()
+    assert armed is not None and armed > max(started, default=0)
+    assert not [j for j in pump.collect() if not is_tick(j)]  # every run's jobs handled
+    await engine.close()
+
+
+async def _one(ctx: legato.StepContext) -> int:
+    return 1
