@@ -220,3 +220,25 @@ async def test_a_resume_between_reading_paused_and_holding_loses_no_job() -> Non
     await legato.testing.Pump(engine).run()
     assert (await engine.status(rid)).status == "completed"
     assert dict(CALLS) == {"first": 1, "after": 1}
+
+
+async def test_heartbeats_let_a_running_step_of_a_paused_run_finish() -> None:
+    """A pause made elsewhere (only the store changes) does not stop the running
+    step at its heartbeats, as a cancel does; it finishes and records."""
+    from legato.schemas import RunPaused
+
+    GATE.update(started=asyncio.Event(), go=asyncio.Event())
+    clock = legato.testing.FakeClock()
+    backend = legato.testing.backend(clock)
+    engine = legato.Engine(backend, heartbeat_interval=1.0, lease_ttl=5.0)
+    rid = await engine.start(chain({"uses": "gated"}, "beat"), None)
+    pump = legato.testing.Pump(engine)
+    running = asyncio.create_task(pump.step())
+    await GATE["started"].wait()
+    assert await backend.store.set_status(rid, "running", "paused", RunPaused(at=clock.now()))
+    for _ in range(5):  # heartbeats come and go while the run is paused
+        await clock.advance(1.0)
+    assert not running.done()
+    GATE["go"].set()
+    await running
+    assert (await backend.store.all_steps(rid))["first"].output == "slow"
