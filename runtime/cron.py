@@ -19,8 +19,6 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
-
 from legato.runtime.errors import LegatoError
 
 MAX_CATCH_UP = 1000  # ticks started at most by one firing (catch_up: all)
@@ -43,6 +41,8 @@ def check(cron: str, timezone: str) -> None:
     tz = zone(timezone)
     if len(cron.split()) not in (5, 6):
         raise ScheduleError(f"cron {cron!r}: give 5 fields, or 6 with seconds first")
+    from cronsim import CronSim, CronSimError  # only where schedules are used
+
     try:
         CronSim(cron, dt.datetime.now(tz))
     except CronSimError as exc:
@@ -51,6 +51,8 @@ def check(cron: str, timezone: str) -> None:
 
 def ticks(cron: str, timezone: str, after: float) -> Iterator[float]:
     """The ticks strictly after unix time ``after``, in order."""
+    from cronsim import CronSim
+
     tz = zone(timezone)
     start = dt.datetime.fromtimestamp(after, tz)
     for when in CronSim(cron, start):
