@@ -12,6 +12,7 @@ from datetime import datetime
 
 from legato.adapters import open_backend
 from legato.adapters.settings import Settings
+from legato.reconciler.retry import retry_run
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.control import RunControl, RunResult
 from legato.runtime.ending import RunEnding
@@ -19,7 +20,8 @@ from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.ports import Backend, RunPage
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
-from legato.schemas import Blueprint, Event, RunHeader
+from legato.runtime.schedules import Schedules
+from legato.schemas import Blueprint, Event, RunHeader, RunRetried
 
 
 class Client:
@@ -40,6 +42,7 @@ class Client:
         self._owns = owns_backend
         ending = RunEnding(backend.store, backend.coordinator, backend.timers, backend.clock.now)
         self.control = RunControl(backend, Registries(backend.blueprints), ending, limits=limits)
+        self.schedules = Schedules(backend, ending)  # add, entries, pause, resume, delete
 
     @classmethod
     async def connect(cls, settings: Settings) -> Client:
@@ -53,6 +56,7 @@ class Client:
         if isinstance(blueprint, Blueprint):
             compile_blueprint(bp)  # refuse invalid blueprints here, not on the workers
         await self.backend.blueprints.put_blueprint(bp)
+        await self.schedules.declare(bp)  # its `schedule:`, if any
         return bp.id, bp.version
 
     async def start(
@@ -108,10 +112,47 @@ class Client:
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
 
+    async def retry(self, run_id: str, from_step: str | None = None) -> RunRetried:
+        """Re-open a failed or cancelled run: its failed steps (or ``from_step`` and
+        everything downstream) run again, other outputs stand, the run id stays.
+        Embedded: ``Client(engine.backend).retry(...)`` while the engine works."""
+        return await retry_run(
+            self.backend, self.control.registries, self.control.ending, run_id, from_step
+        )
+
+    async def publish(
+        self,
+        event: str,
+        key: str,
+        data: object = None,
+        *,
+        retain: float = 0.0,
+        event_id: str | None = None,
+    ) -> int:
+        """Deliver an event to every run waiting on ``event`` and ``key``, and to runs
+        that start waiting within ``retain`` seconds. Returns how many were waiting."""
+        return await self.control.publish(event, key, data, retain=retain, event_id=event_id)
+
+    async def pause(self, run_id: str, reason: str = "") -> None:
+        """Pause a running run (``RunStateError`` if it is not running)."""
+        await self.control.pause(run_id, reason)
+
+    async def resume(self, run_id: str) -> int:
+        """Resume a paused run (``RunStateError`` if it is not paused)."""
+        return await self.control.resume(run_id)
+
     async def signal(
-        self, run_id: str, name: str, data: object = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: object = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
-        return await self.control.signal(run_id, name, data, key=key)
+        """Queue a signal for the run's waits of ``name`` (the oldest is consumed
+        first); ``dedupe`` makes it idempotent. False: the run ended, or a duplicate."""
+        return await self.control.signal(run_id, name, data, key=key, dedupe=dedupe)
 
     async def close(self) -> None:
         if self._owns:
@@ -179,10 +220,28 @@ class SyncClient:
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))
 
+    def retry(self, run_id: str, from_step: str | None = None) -> RunRetried:
+        return self._runner.run(self._client.retry(run_id, from_step))
+
+    def publish(self, event: str, key: str, data: object = None, *, retain: float = 0.0) -> int:
+        return self._runner.run(self._client.publish(event, key, data, retain=retain))
+
+    def pause(self, run_id: str, reason: str = "") -> None:
+        self._runner.run(self._client.pause(run_id, reason))
+
+    def resume(self, run_id: str) -> int:
+        return self._runner.run(self._client.resume(run_id))
+
     def signal(
-        self, run_id: str, name: str, data: object = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: object = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
-        return self._runner.run(self._client.signal(run_id, name, data, key=key))
+        return self._runner.run(self._client.signal(run_id, name, data, key=key, dedupe=dedupe))
 
     def close(self) -> None:
         self._runner.run(self._client.close())

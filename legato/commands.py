@@ -13,12 +13,25 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any, Protocol, TypeVar
 
+from legato.reconciler.retry import retry_run
 from legato.runtime.clock import Clock
 from legato.runtime.control import RunControl
 from legato.runtime.errors import BackendUnavailableError, LegatoError
 from legato.runtime.outages import Outage
 from legato.runtime.ports import Delivery
-from legato.schemas.commands import CancelRun, SendSignal, StartRun
+from legato.runtime.schedules import Schedules
+from legato.schemas.commands import (
+    AddSchedule,
+    CancelRun,
+    PauseRun,
+    PublishEvent,
+    ResumeRun,
+    RetryRun,
+    SendSignal,
+    StartRun,
+    SteerSchedule,
+)
+from legato.schemas.schedules import Schedule
 
 log = logging.getLogger("legato.commands")
 _outage = Outage(log, "servers (applying commands)")
@@ -43,9 +56,51 @@ async def handle_command(control: RunControl, command: Any) -> None:
                 command.blueprint, command.version, command.input, run_id=command.run_id
             )
         case SendSignal():
-            await control.signal(command.run_id, command.name, command.data, key=command.key)
+            await control.signal(
+                command.run_id, command.name, command.data, key=command.key, dedupe=command.id
+            )
         case CancelRun():
             await control.cancel(command.run_id, command.reason)
+        case PauseRun():
+            await control.pause(command.run_id, command.reason)
+        case ResumeRun():
+            await control.resume(command.run_id)
+        case PublishEvent():
+            await control.publish(
+                command.event,
+                command.key,
+                command.data,
+                retain=command.retain,
+                event_id=command.id,
+            )
+        case AddSchedule():
+            await Schedules(control.backend, control.ending).add(
+                Schedule(
+                    command.name,
+                    command.blueprint,
+                    command.cron,
+                    version=command.version,
+                    timezone=command.timezone,
+                    input=command.input,
+                    catch_up=command.catch_up,
+                )
+            )
+        case SteerSchedule():
+            schedules = Schedules(control.backend, control.ending)
+            if command.action == "pause":
+                await schedules.pause(command.name)
+            elif command.action == "resume":
+                await schedules.resume(command.name)
+            else:
+                await schedules.delete(command.name)
+        case RetryRun():
+            await retry_run(
+                control.backend,
+                control.registries,
+                control.ending,
+                command.run_id,
+                command.from_step,
+            )
 
 
 async def apply_command(

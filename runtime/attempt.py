@@ -76,15 +76,19 @@ class Attempts:
         """
         started = self.clock.now()
         impl = fallback or node
+        consume: tuple[str, str] | None = None
         metrics.step_started(job.blueprint, impl.id)
         try:
             ctx = await self.contexts.make(
                 reg, header, node, job, records, runs=fallback, error=error
             )
-            if impl.impl.kind in ("signal", "sleep"):
+            if impl.impl.kind in ("signal", "sleep", "event"):
                 raw = await waits.wait(self.store, started, impl, job, ctx.input)
                 if isinstance(raw, waits.Parked):
                     return raw
+                if isinstance(raw, waits.Received):
+                    consume = (raw.name, raw.id)
+                    raw = raw.data
             else:
                 if impl.timeout is not None and fallback is None:
                     await self.arm_watchdog(impl, job, started)
@@ -114,6 +118,7 @@ class Attempts:
                 now=self.clock.now(),
                 worker=self.worker_id,
                 fallback=fallback.id if fallback is not None else None,
+                consume=consume,
             )
         )
 

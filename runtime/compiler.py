@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
+from legato.runtime import cron
 from legato.runtime.blueprint import Flow
 from legato.runtime.documents import read_document
 from legato.runtime.errors import BlueprintError, Problem
@@ -67,7 +68,8 @@ class _Compiler:
             path = f"nodes[{i}]"
             if not _ID.match(node.id):
                 self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
-            parts = (self.impl(node, path), self.inputs(node, path))
+            impl = self.impl(node, path)
+            parts = (impl, self.inputs(node, path, impl))
             self.check_config(node, path)
             if self.reading.reported(f"{path}.id"):
                 continue  # checked, but nothing can refer to it
@@ -87,13 +89,20 @@ class _Compiler:
         except LookupError as exc:
             self.problem(f"{path}.uses", f"unresolvable implementation: {exc}")
             return None
-        if impl.kind in ("signal", "sleep"):
+        if impl.kind in ("signal", "sleep", "event"):
             for message in check_params(impl.kind, node.params):
                 field, _, text = message.partition(": ")
                 self.problem(f"{path}.{field}", text)
         return impl
 
-    def inputs(self, node: Node, path: str) -> Any:
+    def inputs(self, node: Node, path: str, impl: Implementation | None = None) -> Any:
+        if impl is not None and impl.kind == "event":  # the key is the step's input
+            if node.inputs is not None:
+                self.problem(f"{path}.inputs", "wait_for_event takes its key from params.key")
+            key = node.params.get("key")
+            if not isinstance(key, str) or not key:
+                return None  # check_params says so
+            return self.expr(key, INPUT_VARIABLES, f"{path}.params.key")
         if node.inputs is None:
             return None
         if isinstance(node.inputs, str):
@@ -102,6 +111,20 @@ class _Compiler:
             name: self.expr(src, INPUT_VARIABLES, f"{path}.inputs.{name}")
             for name, src in node.inputs.items()
         }
+
+    def check_schedule(self) -> None:
+        spec = self.bp.schedule
+        if spec is None:
+            return
+        try:
+            cron.zone(spec.timezone)
+        except cron.ScheduleError as exc:
+            self.problem("schedule.timezone", str(exc))
+            return
+        try:
+            cron.check(spec.cron, spec.timezone)
+        except cron.ScheduleError as exc:
+            self.problem("schedule.cron", str(exc))
 
     def check_config(self, node: Node, path: str) -> None:
         cfg = node.config
@@ -179,6 +202,7 @@ class _Compiler:
     # -- graph ---------------------------------------------------------------------------
 
     def run(self) -> Registry:
+        self.check_schedule()
         parts = self.check_nodes()
         edges = self.check_edges()
         forward = [e for e in edges if not e.is_loop]

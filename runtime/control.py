@@ -15,18 +15,26 @@ from typing import Any
 
 import msgspec
 
-from legato.runtime import metrics
+from legato.runtime import events, metrics, pausing
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
-from legato.runtime.errors import RunNotFoundError, UnknownBlueprintError
+from legato.runtime.errors import BadRequestError, RunNotFoundError, UnknownBlueprintError
 from legato.runtime.history import fold
 from legato.runtime.limits import DEFAULT_LIMITS, Limits, check_input
+from legato.runtime.payloads import check_payload
 from legato.runtime.ports import Backend, RunPage, RunQuery
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
 from legato.runtime.tracing import traceparent
 from legato.runtime.waits import signal_name
-from legato.schemas import Event, Job, RunHeader, RunStarted, SignalReceived
+from legato.schemas import (
+    TERMINAL_STATUSES,
+    Event,
+    Job,
+    RunHeader,
+    RunStarted,
+    SignalReceived,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class RunControl:
         tracer: Any = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        self.max_value_bytes = limits.output_bytes  # signal and event data: as outputs
         self.backend = backend
         self.registries = registries
         self.ending = ending
@@ -193,22 +202,60 @@ class RunControl:
         await self.status(run_id)
         return await self.ending.cancel(run_id, reason)
 
+    async def publish(
+        self,
+        event: str,
+        key: str,
+        data: Any = None,
+        *,
+        retain: float = 0.0,
+        event_id: str | None = None,
+    ) -> int:
+        """Deliver an event to every run waiting for ``event`` and ``key`` (and, for
+        ``retain`` seconds, to runs that start waiting); returns how many steps it
+        was delivered to. ``event_id`` makes it idempotent. ``PayloadTooLargeError``
+        if ``data`` is over the value size limit."""
+        check_payload(data, "event data", self.max_value_bytes)
+        if not event or retain < 0:
+            raise BadRequestError("publish needs an event name and a retain time >= 0")
+        return await events.publish(
+            self.backend, event, key, data, retain=retain, event_id=event_id
+        )
+
+    async def pause(self, run_id: str, reason: str = "") -> None:
+        """Pause a running run: no new step starts (running ones finish and record),
+        timers that come due wait for ``resume``. ``RunStateError`` if not running."""
+        await pausing.pause(self.backend, run_id, reason)
+
+    async def resume(self, run_id: str) -> int:
+        """Resume a paused run: what it held runs now. ``RunStateError`` if not paused."""
+        return await pausing.resume(self.backend, run_id)
+
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: Any = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
         """Send signal ``name`` (optionally ``key``ed) with ``data`` to a run.
 
-        The first signal of a name is kept, whether or not a step waits for it
-        yet; a step waiting for it is woken. False if the run has ended or the
-        signal was already received.
+        Signals of one name queue up: each is kept until a wait consumes it (the
+        oldest first), whether or not a step waits for it yet; a step waiting for it
+        is woken. ``dedupe`` makes sending idempotent (a second signal with the same
+        key is not kept). False if the run has ended or the signal was a duplicate;
+        ``PayloadTooLargeError`` if ``data`` is over the value size limit.
         """
+        check_payload(data, "signal data", self.max_value_bytes)
         header = await self.status(run_id)
-        if header.status != "running":
+        if header.status in TERMINAL_STATUSES:
             return False
         store = self.backend.store
         full = signal_name(name, key)
         event = SignalReceived(at=self.backend.clock.now(), name=full, data=data)
-        kept = await store.put_signal(run_id, full, data, event)
+        kept = await store.put_signal(run_id, full, data, event, dedupe) is not None
         waiting = await store.get_waiters(run_id, full)
         if waiting:
             await self.backend.bus.publish(waiting)

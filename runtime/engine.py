@@ -19,6 +19,7 @@ from legato.runtime.pipeline import Work
 from legato.runtime.ports import Backend, RunPage
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
+from legato.runtime.schedules import Schedules
 from legato.runtime.tracing import default_tracer
 from legato.runtime.worker import Worker, WorkerSettings
 from legato.schemas import Event, Job, RunHeader
@@ -58,6 +59,7 @@ class Engine:
         self.control = RunControl(
             backend, self.registries, self.ending, tracer=self.tracer, limits=self.settings.limits
         )
+        self.schedules = Schedules(backend, self.ending)  # fired by this engine's workers
         self.worker = Worker(
             backend, self.registries, self.settings, self.ending, tracer=self.tracer
         )
@@ -65,7 +67,10 @@ class Engine:
     # -- run control -----------------------------------------------------------------------
 
     async def register(self, registry: Registry) -> Registry:
-        return await self.control.register(registry)
+        """Register a blueprint version (and add the schedule it declares)."""
+        await self.control.register(registry)
+        await self.schedules.declare(registry.blueprint)
+        return registry
 
     async def start(
         self,
@@ -118,10 +123,25 @@ class Engine:
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
 
+    async def publish(self, event: str, key: str, data: Any = None, *, retain: float = 0.0) -> int:
+        return await self.control.publish(event, key, data, retain=retain)
+
+    async def pause(self, run_id: str, reason: str = "") -> None:
+        await self.control.pause(run_id, reason)
+
+    async def resume(self, run_id: str) -> int:
+        return await self.control.resume(run_id)
+
     async def signal(
-        self, run_id: str, name: str, data: Any = None, *, key: str | None = None
+        self,
+        run_id: str,
+        name: str,
+        data: Any = None,
+        *,
+        key: str | None = None,
+        dedupe: str | None = None,
     ) -> bool:
-        return await self.control.signal(run_id, name, data, key=key)
+        return await self.control.signal(run_id, name, data, key=key, dedupe=dedupe)
 
     # -- the worker ------------------------------------------------------------------------
 

@@ -121,6 +121,28 @@ class FencingError(LegatoError):
     """A write carried a lease token that is no longer current; another worker owns the step."""
 
 
+class SignalTakenError(LegatoError):
+    """The signal a wait meant to consume was consumed by another step first; the
+    wait looks for the next one."""
+
+    retryable = True
+
+
+class PayloadTooLargeError(LegatoError):
+    """Data sent to a run (a signal's, an event's) cannot be stored or is over the
+    value size limit; nothing was sent."""
+
+
+class BadRequestError(LegatoError):
+    """A request to run control cannot be served as given (an empty event name, a
+    negative retain time); nothing was changed."""
+
+
+class RunStateError(LegatoError):
+    """The run is not in a state where this applies (pause a run that is not
+    running, resume one that is not paused, ...). Nothing was changed."""
+
+
 class LeaseLostError(LegatoError):
     """This worker lost a step's lease while running it (another worker may run it
     now, or the coordinator could not be reached): the job is handled again."""

@@ -19,6 +19,9 @@ from legato.schemas import (
     RunCancelled,
     RunCompleted,
     RunFailed,
+    RunPaused,
+    RunResumed,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -98,7 +101,8 @@ class RunState:
     status: str = "running"
     error: str | None = None
     steps: dict[str, StepState] = field(default_factory=dict)
-    signals: dict[str, Any] = field(default_factory=dict)
+    # Signals no step has consumed yet: name -> {signal id: data}, oldest first.
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,6 +144,8 @@ def fold(
                     prev.last_error if prev else None,
                     event.fallback,
                 )
+                if event.signal is not None and event.signal_id is not None:
+                    _consumed(state, event.signal, event.signal_id)
                 if event.context:
                     for key, value in event.context.items():
                         writes.setdefault(key, []).append(ContextWrite(key, event.step_id, value))
@@ -163,7 +169,20 @@ def fold(
                 elif not prev.resolved:
                     prev.status, prev.until, prev.signal = "waiting", event.until, event.signal
             case SignalReceived():
-                state.signals.setdefault(event.name, event.data)
+                state.signals.setdefault(event.name, {})[event.id] = event.data
+            case RunPaused():
+                state.status = "paused"
+            case RunResumed():
+                state.status = "running"
+            case RunRetried():
+                state.status, state.error = "running", None
+                for sid in event.reset:
+                    state.steps.pop(sid, None)
+                reset = set(event.reset)
+                for key in list(writes):
+                    writes[key] = [w for w in writes[key] if w.step_id not in reset]
+                    if not writes[key]:
+                        del writes[key]
             case RunCompleted():
                 state.status = "completed"
             case RunFailed():
@@ -173,6 +192,14 @@ def fold(
     if registry is not None and writes:
         state.context = final_context(registry, writes)
     return state
+
+
+def _consumed(state: RunState, name: str, signal_id: str) -> None:
+    pending = state.signals.get(name)
+    if pending is not None:
+        pending.pop(signal_id, None)
+        if not pending:
+            del state.signals[name]
 
 
 def _failed(state: RunState, event: StepFailed) -> None:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from legato.runtime.clock import Clock
 from legato.runtime.errors import LeaseLostError, StepCancelled
 from legato.runtime.ports import Coordinator, LeaseGrant, RunStore
+from legato.schemas import TERMINAL_STATUSES
 
 log = logging.getLogger("legato.lease")
 T = TypeVar("T")
@@ -191,7 +192,7 @@ class Leases:
             else:
                 h.lost = True
             header = await self.store.get_run(h.run_id)
-            if header is None or header.status != "running":
+            if header is None or header.status in TERMINAL_STATUSES:  # paused: finish
                 h.ended = True
         except Exception as exc:  # a lost server must not stop the step at once
             log.warning("heartbeat of %s/%s failed: %s", h.run_id, h.step_id, exc)

@@ -108,9 +108,21 @@ def sleep(ctx: Any) -> Any:
     raise RuntimeError("sleep is run by the executor")
 
 
-WAIT_KINDS: dict[NodeFunction, str] = {wait_for_signal: "signal", sleep: "sleep"}
+def wait_for_event(ctx: Any) -> Any:
+    """Built-in ``uses: legato.wait_for_event``: wait for an event of name
+    ``params.event`` and key ``params.key`` (a CEL expression over ``input``,
+    ``outputs``, ``context``); the event's data becomes the output. Never called."""
+    raise RuntimeError("wait_for_event is run by the executor")
+
+
+WAIT_KINDS: dict[NodeFunction, str] = {
+    wait_for_signal: "signal",
+    sleep: "sleep",
+    wait_for_event: "event",
+}
 BUILTINS: dict[str, NodeFunction] = {
     "legato.wait_for_signal": wait_for_signal,
+    "legato.wait_for_event": wait_for_event,
     "legato.sleep": sleep,
 }
 
@@ -180,7 +192,7 @@ class Implementation:
     """A resolved implementation and how to call it."""
 
     target: NodeFunction
-    kind: str  # "async" | "sync" | "class" | "signal" | "sleep"
+    kind: str  # "async" | "sync" | "class" | "signal" | "sleep" | "event"
     input_type: Any = None  # the In of ``ctx: StepContext[In]``; None: untyped
 
     async def call(self, ctx: Any, timeout: float | None = None) -> Any:

@@ -111,6 +111,7 @@ class Completion:
     record: StepRecord
     event: StepCompleted
     context: tuple[ContextWrite, ...]
+    consume: tuple[str, str] | None = None  # the signal (name, id) a wait consumed
 
 
 def completion(
@@ -125,6 +126,7 @@ def completion(
     now: float,
     worker: str,
     fallback: str | None = None,
+    consume: tuple[str, str] | None = None,
 ) -> Completion:
     record = StepRecord(
         "done", node.id, output, action, routing.skipped, routing.looped, job.attempt, fallback
@@ -142,9 +144,11 @@ def completion(
         started_at=started,
         fallback=fallback,
         worker=worker,
+        signal=consume[0] if consume else None,
+        signal_id=consume[1] if consume else None,
     )
     cws = tuple(ContextWrite(k, job.step_id, v) for k, v in writes.items()) if writes else ()
-    return Completion(record, event, cws)
+    return Completion(record, event, cws, consume)
 
 
 def failure(

@@ -28,15 +28,16 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from legato.runtime import metrics, outcomes
+from legato.runtime import metrics, outcomes, pausing
 from legato.runtime.attempt import Attempts, Done, Failed
 from legato.runtime.ending import RunEnding
-from legato.runtime.errors import BackendUnavailableError, FencingError
+from legato.runtime.errors import BackendUnavailableError, FencingError, SignalTakenError
 from legato.runtime.inputs import input_steps
 from legato.runtime.lease import Holding, Leases
 from legato.runtime.ports import Backend
 from legato.runtime.registry import CompiledNode, Registry
 from legato.runtime.routing import Router
+from legato.runtime.schedules import Schedules, is_tick
 from legato.runtime.tracing import stamp, step_failed
 from legato.runtime.waits import Parked
 from legato.schemas import Job, RunHeader, StepFailed, StepRecord
@@ -91,10 +92,14 @@ class StepCore:
             max_value_bytes=max_value_bytes,
         )
         self.rng = rng
+        self.schedules = Schedules(backend, ending)
 
     async def handle(self, work: Work) -> None:
         job, holding = work.job, work.holding
         assert holding is not None, "the lease middleware runs before the core"
+        if is_tick(job):  # a schedule's tick (legato.runtime.schedules)
+            await self.schedules.fire(job)
+            return
         reg = await self.registries.get(job.blueprint, job.version)
         node = reg.nodes[job.node]
         wanted = input_steps(reg, node, job) if holding.token is not None else ()
@@ -105,6 +110,8 @@ class StepCore:
             log.warning("job %s/%s of an unknown run dropped", job.run_id, job.step_id)
             return
         if header.status != "running":
+            if header.status == "paused":  # run on resume (legato.runtime.pausing)
+                await pausing.hold(self.store, self.bus, job)
             return
         if view.record is not None:
             if not job.watchdog:  # a watchdog only checks that its step ended
@@ -138,7 +145,13 @@ class StepCore:
     ) -> None:
         def resolve() -> Awaitable[StepRecord]:
             return self.store.resolve_step(
-                job.run_id, job.step_id, done.record, done.event, done.context, holding.token
+                job.run_id,
+                job.step_id,
+                done.record,
+                done.event,
+                done.context,
+                holding.token,
+                consume=done.consume,
             )
 
         try:
@@ -148,6 +161,10 @@ class StepCore:
                 record = await self.write(holding, resolve)
         except FencingError:
             log.warning("%s/%s was taken over; dropping this result", job.run_id, job.step_id)
+            return
+        except SignalTakenError:  # another wait consumed it first: look for the next one
+            await self.leases.release_now(holding)
+            await self.bus.publish([job])
             return
         holding.resolved = True
         metrics.step_completed(job.blueprint, node.id, done.event.at - done.event.started_at)
@@ -175,10 +192,11 @@ class StepCore:
         if parked.wake is not None:
             at, wake = parked.wake
             await self.timers.schedule(at, stamp(wake))
-        if parked.signal is not None:
-            found, _ = await self.store.get_signal(job.run_id, parked.signal)
-            if found:
-                await self.bus.publish([job])
+        if (
+            parked.signal is not None
+            and await self.store.next_signal(job.run_id, parked.signal) is not None
+        ):
+            await self.bus.publish([job])
 
     # -- re-drives and hand-overs ----------------------------------------------------------
 

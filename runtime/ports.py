@@ -35,12 +35,15 @@ from legato.schemas import (
     Event,
     Job,
     RunHeader,
+    RunRetried,
     RunStarted,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
     StepSkipped,
 )
+from legato.schemas.schedules import Schedule
 
 
 class Resource(Protocol):
@@ -140,12 +143,15 @@ class RunStore(Resource, Protocol):
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
         """Atomically record a step's resolution with its event and context writes.
 
         The first resolution wins: if the step is already resolved, nothing is
         written and the existing record is returned. A stale ``fence`` raises
-        ``FencingError``.
+        ``FencingError``. ``consume`` is the ``(name, id)`` of the signal this
+        resolution consumes, in the same write (and the step stops waiting for
+        ``name``); if another step consumed it, ``SignalTakenError``, nothing written.
         """
 
     async def record_failure(
@@ -157,18 +163,39 @@ class RunStore(Resource, Protocol):
     async def append_event(self, run_id: str, event: Event) -> None:
         """Append an event that resolves nothing and is no progress (a step waiting)."""
 
-    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
-        """Keep a signal (with its ``SignalReceived`` event). The first signal of a
-        name wins: False, and nothing written, if one was kept already."""
+    async def put_signal(
+        self, run_id: str, name: str, data: Any, event: SignalReceived, dedupe: str | None = None
+    ) -> str | None:
+        """Append a signal to the queue of its name, with its ``SignalReceived`` event
+        (stamped with the signal's id). Returns the id (ids sort in arrival order);
+        None, and nothing written, if a signal with the same ``dedupe`` key was kept."""
 
-    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
-        """``(True, data)`` if a signal of this name was kept, else ``(False, None)``."""
+    async def next_signal(self, run_id: str, name: str) -> tuple[str, Any] | None:
+        """The oldest signal of this name that no step has consumed: ``(id, data)``."""
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         """Remember that ``job``'s step waits for signal ``name`` (idempotent per step)."""
 
     async def get_waiters(self, run_id: str, name: str) -> list[Job]:
         """Jobs of the steps waiting for signal ``name``."""
+
+    async def add_event_waiter(self, name: str, key: str, job: Job) -> None:
+        """Remember, across runs, that ``job``'s step waits for events of ``name`` and
+        ``key`` (idempotent per step)."""
+
+    async def remove_event_waiter(self, name: str, key: str, run_id: str, step_id: str) -> None: ...
+
+    async def event_waiters(self, name: str, key: str) -> list[Job]:
+        """Jobs of the steps waiting for events of ``name`` and ``key``."""
+
+    async def retain_event(
+        self, name: str, key: str, event_id: str, data: Any, until: float
+    ) -> None:
+        """Keep an event until ``until`` for steps that start waiting for it."""
+
+    async def retained_events(self, name: str, key: str, now: float) -> list[tuple[str, Any]]:
+        """``(id, data)`` of the events of ``name`` and ``key`` retained past ``now``,
+        oldest first."""
 
     async def finish_run(
         self,
@@ -178,8 +205,34 @@ class RunStore(Resource, Protocol):
         error: str | None,
         fence: tuple[str, int] | None = None,
     ) -> bool:
-        """Move a running run to a terminal status. False if it was not running.
-        ``fence`` is ``(step_id, token)`` when a step's holder ends the run."""
+        """Move a running (or paused) run to a terminal status. False if it was
+        neither. ``fence`` is ``(step_id, token)`` when a step's holder ends the run."""
+
+    async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
+        """Move the run from ``expected`` to ``status`` (``running`` <-> ``paused``)
+        with ``event``, atomically; False, and nothing written, if it was not
+        ``expected``."""
+
+    async def reopen_run(
+        self,
+        run_id: str,
+        expected: str,
+        event: RunRetried,
+        context: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Move an ended run from ``expected`` back to ``running`` (and into the
+        index of active runs), forgetting the records and failed attempts of the
+        steps in ``event.reset`` and the context writes ``(key, step id)`` they made,
+        with ``event``, atomically. False, nothing written, if it was not ``expected``."""
+
+    async def hold_job(self, run_id: str, job: Job) -> None:
+        """Keep a job of a paused run until it is resumed (idempotent per job)."""
+
+    async def held_jobs(self, run_id: str) -> list[Job]:
+        """The jobs kept by ``hold_job``."""
+
+    async def drop_held(self, run_id: str, jobs: Sequence[Job]) -> None:
+        """Forget held jobs (once they were published again)."""
 
     async def history(self, run_id: str) -> list[Event]:
         """Every event of the run, in append order (``RunNotFoundError`` if none)."""
@@ -215,6 +268,22 @@ class BlueprintStore(Resource, Protocol):
     async def put_blueprint(self, blueprint: Blueprint) -> None: ...
 
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None: ...
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        """Add or replace a schedule (its armed tick is kept)."""
+
+    async def get_schedule(self, name: str) -> tuple[Schedule, float | None] | None:
+        """A schedule and the tick its timer is armed for (None: not armed)."""
+
+    async def list_schedules(self) -> list[tuple[Schedule, float | None]]:
+        """Every schedule with its armed tick, by name."""
+
+    async def delete_schedule(self, name: str) -> bool:
+        """False if there was no such schedule."""
+
+    async def arm_schedule(self, name: str, expected: float | None, tick: float) -> bool:
+        """Move the schedule's armed tick from ``expected`` to ``tick``, atomically;
+        False (nothing written) if it was not ``expected`` or the schedule is gone."""
 
 
 class LeaseGrant(NamedTuple):

@@ -1,4 +1,5 @@
-"""Steps that wait on durable timers: ``legato.sleep`` and ``legato.wait_for_signal``.
+"""Steps that wait on durable timers: ``legato.sleep``, ``legato.wait_for_signal`` and
+``legato.wait_for_event`` (``legato.runtime.events``).
 
 No worker sleeps: a waiting step records ``StepWaiting`` and ends without a
 resolution; once its lease is released, the pipeline sets a durable timer
@@ -9,6 +10,13 @@ avoids lost wake-ups: the waiter registers before it looks for the signal; the
 signaller keeps the signal before it looks for waiters; and a waiter looks
 once more after releasing its lease, because the signaller's job may have
 arrived while it held the lease (that job is handed over, not run).
+
+Signals of one name to one run form a FIFO queue: a signal wait (each loop
+iteration is its own step) takes the oldest signal no step has consumed, and the
+step's resolution records the consumption in the same atomic, fenced write
+(``RunStore.resolve_step(consume=...)``). So a redelivered job, a second worker
+or a stale lease holder can neither consume a second signal nor lose one; two
+waits racing for one signal: one wins, the other looks for the next.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from legato.runtime import events
 from legato.runtime.errors import StepTimeoutError
 from legato.runtime.ports import RunStore
 from legato.runtime.registry import CompiledNode
@@ -36,7 +45,13 @@ def signal_name(name: str, key: str | None = None) -> str:
 def check_params(kind: str, params: dict[str, Any]) -> list[str]:
     """Problems with a built-in node's params (compile time)."""
     problems = []
-    if kind == "signal":
+    if kind == "event":
+        if not isinstance(params.get("event"), str) or not params["event"]:
+            problems.append("params.event: the event name (a non-empty string) is required")
+        if not isinstance(params.get("key"), str) or not params["key"]:
+            problems.append("params.key: the key, a CEL expression (a string), is required")
+        extra = set(params) - {"event", "key"}
+    elif kind == "signal":
         if not isinstance(params.get("signal"), str) or not params["signal"]:
             problems.append("params.signal: the signal name (a non-empty string) is required")
         if "key" in params and not isinstance(params["key"], str):
@@ -72,6 +87,16 @@ def _instant(value: Any) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Received:
+    """A signal wait found signal ``id`` of ``name``: the step's output is ``data``,
+    and its resolution consumes the signal."""
+
+    name: str
+    id: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
 class Parked:
     """The step is parked: nothing to record yet. ``signal`` names the signal it
     waits for (checked once more after its lease is released: a wake-up sent while
@@ -88,17 +113,28 @@ async def wait(store: RunStore, now: float, node: CompiledNode, job: Job, value:
     is the step's input (a sleep passes it on)."""
     if node.impl.kind == "sleep":
         return await _sleep(store, now, node, job, value)
-    name = signal_name(node.params["signal"], node.params.get("key"))
-    found, data = await store.get_signal(job.run_id, name)
-    if not found:
-        parked = stamp(msgspec.structs.replace(job, deadline=None))
-        await store.add_waiter(job.run_id, name, parked)
-        found, data = await store.get_signal(job.run_id, name)
-    if found:
-        return data
+    if node.impl.kind == "event":  # ``value``, the step's input, is its key
+        event, key = node.params["event"], events.event_key(value)
+        name = await events.register(store, job, event, key, now)
+        found = await store.next_signal(job.run_id, name)
+        if found is not None or (job.deadline is not None and now + _EARLY >= job.deadline):
+            await events.unregister(store, job, event, key)
+        if found is not None:
+            return Received(name, *found)
+        what = f"event {event!r} with key {key!r}"
+    else:
+        name = signal_name(node.params["signal"], node.params.get("key"))
+        found = await store.next_signal(job.run_id, name)
+        if found is None:
+            parked = stamp(msgspec.structs.replace(job, deadline=None))
+            await store.add_waiter(job.run_id, name, parked)
+            found = await store.next_signal(job.run_id, name)
+        if found is not None:
+            return Received(name, *found)
+        what = f"signal {name!r}"
     if job.deadline is not None:
         if now + _EARLY >= job.deadline:
-            raise StepTimeoutError(f"no signal {name!r} within {node.timeout}s")
+            raise StepTimeoutError(f"no {what} within {node.timeout}s")
         return Parked(name)
     until = now + node.timeout if node.timeout is not None else None
     await store.append_event(

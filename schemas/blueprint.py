@@ -70,6 +70,18 @@ class Edge(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_default
     loop: Loop | None = None
 
 
+class ScheduleSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """``schedule:``: start the blueprint at each tick of ``cron`` (5 fields, or 6 with
+    seconds first) in ``timezone``, with ``input``; ``catch_up`` says what becomes of
+    ticks missed while no worker ran (``skip``, ``latest``, ``all``). Registering the
+    blueprint adds (or replaces) the schedule named after its id."""
+
+    cron: str
+    timezone: str = "UTC"
+    input: Any = None
+    catch_up: Literal["skip", "latest", "all"] = "skip"
+
+
 class Blueprint(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """A workflow definition: nodes and edges, identified by ``id`` and ``version``."""
 
@@ -78,6 +90,7 @@ class Blueprint(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_de
     edges: tuple[Edge, ...] = ()
     version: str = "1"
     metadata: dict[str, Any] = {}
+    schedule: ScheduleSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ def blueprint_json_schema() -> dict[str, Any]:
     It accepts exactly what the parser accepts: the Structs' schema, plus the
     ``SHORTHANDS``. Semantic checks (ids, the graph, expressions) are the compiler's.
     """
-    structs = (Blueprint, Edge, Loop, Node, NodeConfig, Retry)
+    structs = (Blueprint, Edge, Loop, Node, NodeConfig, Retry, ScheduleSpec)
     schema = stable_schema(msgspec.json.schema(Blueprint), structs)
     for (cls, name), short in SHORTHANDS.items():
         prop = schema["$defs"][cls.__name__]["properties"][name]

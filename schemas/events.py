@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-RunStatus = Literal["running", "completed", "failed", "cancelled"]
+RunStatus = Literal["running", "paused", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -43,6 +43,8 @@ class StepCompleted(_Event, tag="step_completed", frozen=True):
     started_at: float = 0.0
     fallback: str | None = None
     worker: str = ""
+    signal: str | None = None  # a signal wait: the name of the signal it consumed
+    signal_id: str | None = None  # ... and that signal's id (``SignalReceived.id``)
 
 
 class StepFailed(_Event, tag="step_failed", frozen=True):
@@ -84,10 +86,32 @@ class StepWaiting(_Event, tag="step_waiting", frozen=True):
 
 
 class SignalReceived(_Event, tag="signal_received", frozen=True):
-    """A named signal reached the run; the first one of each name is kept."""
+    """A named signal reached the run. Signals of one name form a queue in ``id``
+    order; each is consumed by one waiting step (``StepCompleted.signal_id``)."""
 
     name: str
     data: Any = None
+    id: str = ""
+
+
+class RunPaused(_Event, tag="run_paused", frozen=True):
+    """An operator paused the run: no new step starts until it is resumed."""
+
+    reason: str = ""
+
+
+class RunResumed(_Event, tag="run_resumed", frozen=True):
+    pass
+
+
+class RunRetried(_Event, tag="run_retried", frozen=True):
+    """A failed or cancelled run was re-opened: the steps in ``reset`` (the failed
+    ones, or ``from_step`` and everything downstream of it) run again; every other
+    resolution stands."""
+
+    previous: str  # the status it had
+    from_step: str | None = None
+    reset: tuple[str, ...] = ()
 
 
 class RunCompleted(_Event, tag="run_completed", frozen=True):
@@ -110,6 +134,9 @@ Event = (
     | StepSkipped
     | StepWaiting
     | SignalReceived
+    | RunPaused
+    | RunResumed
+    | RunRetried
     | RunCompleted
     | RunFailed
     | RunCancelled

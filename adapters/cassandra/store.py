@@ -1,7 +1,8 @@
 """RunStore and BlueprintStore on Cassandra (tables in ``cql/``).
 
 One partition per run: the header in static columns, then rows by ``kind``
-(0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter). A step's
+(0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter, 5 signal
+consumed, 6 signal dedupe key, 7 a job held while the run is paused). A step's
 writes (record, event, context writes, ``updated_at``) go in one single-partition
 batch, conditional on the step record not existing yet and on the run existing
 (a lightweight transaction), so the first resolution wins and the batch is atomic
@@ -38,23 +39,28 @@ from cassandra.query import BatchStatement, BatchType
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
 from legato.adapters.cassandra.retention import Retention
 from legato.adapters.cassandra.runindex import CassandraRunIndex
-from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
+from legato.runtime.pausing import held_key
 from legato.runtime.ports import ActivePage, RunPage, RunQuery, StepView
 from legato.runtime.steps import StepId
 from legato.schemas import (
+    TERMINAL_STATUSES,
     Blueprint,
     ContextWrite,
     Event,
     Job,
     RunHeader,
+    RunRetried,
     RunStarted,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
     StepSkipped,
 )
+from legato.schemas.schedules import Schedule
 
-EVENT, STEP, CONTEXT, SIGNAL, WAITER = 0, 1, 2, 3, 4
+EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE, HELD = 0, 1, 2, 3, 4, 5, 6, 7
 # A step-kind row every run has (written with it), never a step id: reading it with
 # a step's records returns the run's static header columns in the same query.
 HEADER_ROW = ""
@@ -72,6 +78,7 @@ _dec_event = msgspec.msgpack.Decoder(Event)
 _dec_record = msgspec.msgpack.Decoder(StepRecord)
 _dec_job = msgspec.msgpack.Decoder(Job)
 _dec_failed = msgspec.msgpack.Decoder(StepFailed)
+_dec_schedule = msgspec.msgpack.Decoder(Schedule)
 _dec_any = msgspec.msgpack.Decoder()
 _last_ns = 0
 
@@ -154,13 +161,24 @@ def statements(ks: str) -> dict[str, str]:
         # of its partition, and this one rides on the step row's Paxos round.
         "touch_if": f"UPDATE {ks}.runs SET updated_at = ? WHERE run_id = ? IF blueprint_id != null",
         "finish": f"UPDATE {ks}.runs SET status = ?, error = ?, updated_at = ? WHERE run_id = ? "
-        "IF status = 'running'",
+        "IF status IN ('running', 'paused')",
+        "set_status": f"UPDATE {ks}.runs SET status = ?, updated_at = ? WHERE run_id = ? "
+        "IF status = ?",
+        "reopen": f"UPDATE {ks}.runs SET status = 'running', error = null, updated_at = ? "
+        "WHERE run_id = ? IF status = ?",
+        "failures_del": f"DELETE FROM {ks}.runs WHERE run_id = ? AND kind = {STEP} AND k1 = ? "
+        f"AND k2 >= '{FAILURE}' AND k2 < 'g'",
         "header": f"SELECT DISTINCT run_id, {_STATICS} FROM {ks}.runs WHERE run_id = ?",
         "rows_in": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_one": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ?",
         "head_rows": f"SELECT k1, k2, data, {_STATICS} FROM {ks}.runs "
         "WHERE run_id = ? AND kind = ? AND k1 IN ?",
         "rows_all": f"SELECT k1, k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ?",
+        "signals": f"SELECT kind, k2, data FROM {ks}.runs WHERE run_id = ? "
+        f"AND kind IN ({SIGNAL}, {CONSUMED}) AND k1 = ?",
+        "consumer": f"SELECT data FROM {ks}.runs WHERE run_id = ? AND kind = {CONSUMED} "
+        "AND k1 = ? AND k2 = ?",
+        "row_del": f"DELETE FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ? AND k2 = ?",
         "active_add": f"INSERT INTO {ks}.active_by_minute (bucket, run_id) VALUES (?, ?)",
         "active_del": f"DELETE FROM {ks}.active_by_minute WHERE bucket = ? AND run_id = ?",
         "active_list": f"SELECT run_id FROM {ks}.active_by_minute WHERE bucket = ? "
@@ -168,9 +186,24 @@ def statements(ks: str) -> dict[str, str]:
         "buckets_add": f"INSERT INTO {ks}.active_buckets (shard, bucket) VALUES (0, ?)",
         "buckets_del": f"DELETE FROM {ks}.active_buckets WHERE shard = 0 AND bucket = ?",
         "buckets_list": f"SELECT bucket FROM {ks}.active_buckets WHERE shard = 0 AND bucket >= ?",
+        "ev_wait_add": f"INSERT INTO {ks}.event_waiters (name, key, run_id, step_id, job) "
+        "VALUES (?, ?, ?, ?, ?)",
+        "ev_wait_del": f"DELETE FROM {ks}.event_waiters WHERE name = ? AND key = ? "
+        "AND run_id = ? AND step_id = ?",
+        "ev_waiters": f"SELECT job FROM {ks}.event_waiters WHERE name = ? AND key = ?",
+        "ev_retain": f"INSERT INTO {ks}.retained_events (name, key, id, data, until) "
+        "VALUES (?, ?, ?, ?, ?) USING TTL ?",
+        "ev_retained": f"SELECT id, data, until FROM {ks}.retained_events "
+        "WHERE name = ? AND key = ?",
         "bp_put": f"INSERT INTO {ks}.blueprints (id, version, body, created_at) "
         "VALUES (?, ?, ?, ?) IF NOT EXISTS",
         "bp_get": f"SELECT body FROM {ks}.blueprints WHERE id = ? AND version = ?",
+        "sc_put": f"INSERT INTO {ks}.schedules (shard, name, body) VALUES (0, ?, ?)",
+        "sc_get": f"SELECT name, body, armed FROM {ks}.schedules WHERE shard = 0 AND name = ?",
+        "sc_list": f"SELECT name, body, armed FROM {ks}.schedules WHERE shard = 0",
+        "sc_del": f"DELETE FROM {ks}.schedules WHERE shard = 0 AND name = ? IF EXISTS",
+        "sc_arm": f"UPDATE {ks}.schedules SET armed = ? WHERE shard = 0 AND name = ? "
+        "IF body != null AND armed = ?",
     }
 
 
@@ -323,10 +356,15 @@ class CassandraRunStore:
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
         encoded = _enc.encode(record)
         batch = self._batch()
         batch.add(self._q["row_once"], (run_id, STEP, step_id, RECORD, encoded))
+        if consume is not None:  # the signal's consumption rides on the same Paxos round
+            name, sid = consume
+            batch.add(self._q["row_once"], (run_id, CONSUMED, name, sid, step_id.encode()))
+            batch.add(self._q["row_del"], (run_id, WAITER, name, step_id))
         batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
         for w in context:
             batch.add(self._q["row"], (run_id, CONTEXT, w.key, w.step_id, _enc.encode(w.value)))
@@ -339,6 +377,12 @@ class CassandraRunStore:
         existing = await self.get_steps(run_id, (step_id,))
         if step_id in existing:
             return existing[step_id]
+        if consume is not None:
+            taken = await self._run("consumer", (run_id, *consume))
+            if taken and taken[0].data.decode() != step_id:
+                raise SignalTakenError(
+                    f"signal {consume[0]!r} {consume[1]} went to {taken[0].data.decode()}"
+                )
         await self._refused(run_id, step_id, fence)
         raise RunNotFoundError(f"cannot resolve {step_id} of run {run_id!r}")
 
@@ -361,6 +405,25 @@ class CassandraRunStore:
     async def append_event(self, run_id: str, event: Event) -> None:
         await self._run("row", (run_id, EVENT, _seq(), "", _enc.encode(event)))
 
+    async def add_event_waiter(self, name: str, key: str, job: Job) -> None:
+        await self._run("ev_wait_add", (name, key, job.run_id, job.step_id, _enc.encode(job)))
+
+    async def remove_event_waiter(self, name: str, key: str, run_id: str, step_id: str) -> None:
+        await self._run("ev_wait_del", (name, key, run_id, step_id))
+
+    async def event_waiters(self, name: str, key: str) -> list[Job]:
+        return [_dec_job.decode(r.job) for r in await self._run("ev_waiters", (name, key))]
+
+    async def retain_event(
+        self, name: str, key: str, event_id: str, data: Any, until: float
+    ) -> None:
+        ttl = max(1, int(until - time.time()) + 1)  # the row outlives `until` a little
+        await self._run("ev_retain", (name, key, event_id, _enc.encode(data), _ts(until), ttl))
+
+    async def retained_events(self, name: str, key: str, now: float) -> list[tuple[str, Any]]:
+        rows = await self._run("ev_retained", (name, key))
+        return [(r.id, _dec_any.decode(r.data)) for r in rows if _secs(r.until) > now]
+
     async def finish_run(
         self,
         run_id: str,
@@ -372,7 +435,7 @@ class CassandraRunStore:
         header = await self.get_run(run_id)
         if header is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
-        if header.status != "running":
+        if header.status not in ("running", "paused"):
             return False
         batch = self._batch()
         batch.add(self._q["finish"], (status, error, _ts(event.at), run_id))
@@ -382,7 +445,7 @@ class CassandraRunStore:
         rows = await execute(self.session, batch)
         if not rows or not rows[0].applied:
             now = await self.get_run(run_id)
-            if fence is not None and now is not None and now.status == "running":
+            if fence is not None and now is not None and now.status in ("running", "paused"):
                 raise FencingError(f"stale lease token {fence[1]} for {run_id}/{fence[0]}")
             return False
         await self._ended(header, status, event.at)
@@ -396,6 +459,47 @@ class CassandraRunStore:
         await self._run(
             "park", (_ts(progress_at), _ts(until) if until is not None else None, run_id)
         )
+
+    async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
+        batch = self._batch()
+        batch.add(self._q["set_status"], (status, _ts(event.at), run_id, expected))
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        rows = await execute(self.session, batch)
+        return bool(rows and rows[0].applied)
+
+    async def reopen_run(
+        self,
+        run_id: str,
+        expected: str,
+        event: RunRetried,
+        context: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        header = await self.get_run(run_id)
+        if header is None:
+            raise RunNotFoundError(f"run {run_id!r} does not exist")
+        if header.status != expected or expected not in TERMINAL_STATUSES:
+            return False
+        b = bucket(header.created_at)  # indexed first, as by create_run
+        await asyncio.gather(self._run("buckets_add", (b,)), self._run("active_add", (b, run_id)))
+        batch = self._batch()
+        batch.add(self._q["reopen"], (_ts(event.at), run_id, expected))
+        for sid in event.reset:
+            batch.add(self._q["row_del"], (run_id, STEP, sid, RECORD))
+            batch.add(self._q["failures_del"], (run_id, sid))
+        for key, sid in context:
+            batch.add(self._q["row_del"], (run_id, CONTEXT, key, sid))
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        rows = await execute(self.session, batch)
+        return bool(rows and rows[0].applied)
+
+    async def hold_job(self, run_id: str, job: Job) -> None:
+        await self._run("row", (run_id, HELD, held_key(job), "", _enc.encode(job)))
+
+    async def held_jobs(self, run_id: str) -> list[Job]:
+        return [_dec_job.decode(r.data) for r in await self._run("rows_all", (run_id, HELD))]
+
+    async def drop_held(self, run_id: str, jobs: Sequence[Job]) -> None:
+        await asyncio.gather(*(self._run("row_del", (run_id, HELD, held_key(j), "")) for j in jobs))
 
     async def history(self, run_id: str) -> list[Event]:
         rows = await self._run("rows_all", (run_id, EVENT))
@@ -435,6 +539,8 @@ class CassandraRunStore:
                     break
                 stale: list[str] = []
                 for run_id, h in zip(ids, await asyncio.gather(*map(header, ids)), strict=True):
+                    if h is not None and h.status == "paused" and bucket(h.created_at) == b:
+                        continue  # still active, but nothing for the reconciler
                     if h is not None and h.status == "running" and bucket(h.created_at) == b:
                         out.append(h)
                     elif h is not None or b < old:
@@ -460,7 +566,7 @@ class CassandraRunStore:
                 header = await self.get_run(run_id)
                 if header is None:
                     raise RunNotFoundError(f"run {run_id!r} does not exist")
-                if header.status != "running":
+                if header.status in TERMINAL_STATUSES:
                     return header
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.5)
@@ -469,16 +575,28 @@ class CassandraRunStore:
 
     # -- signals -------------------------------------------------------------------------
 
-    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
+    async def put_signal(
+        self, run_id: str, name: str, data: Any, event: SignalReceived, dedupe: str | None = None
+    ) -> str | None:
+        sid = _seq()
+        stamped = msgspec.structs.replace(event, id=sid)
         batch = self._batch()
-        batch.add(self._q["row_once"], (run_id, SIGNAL, name, "", _enc.encode(data)))
-        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(event)))
+        if dedupe is not None:  # conditional: the batch applies once per dedupe key
+            batch.add(self._q["row_once"], (run_id, DEDUPE, name, dedupe, b""))
+        batch.add(self._q["row"], (run_id, SIGNAL, name, sid, _enc.encode(data)))
+        batch.add(self._q["row"], (run_id, EVENT, _seq(), "", _enc.encode(stamped)))
         rows = await execute(self.session, batch)
-        return bool(rows and rows[0].applied)
+        if dedupe is not None and not (rows and rows[0].applied):
+            return None
+        return sid
 
-    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
-        rows = await self._run("rows_one", (run_id, SIGNAL, name))
-        return (True, _dec_any.decode(rows[0].data)) if rows else (False, None)
+    async def next_signal(self, run_id: str, name: str) -> tuple[str, Any] | None:
+        rows = await self._run("signals", (run_id, name))
+        consumed = {r.k2 for r in rows if r.kind == CONSUMED}
+        for r in rows:  # kind 3 rows first, each name's in id order
+            if r.kind == SIGNAL and r.k2 not in consumed:
+                return r.k2, _dec_any.decode(r.data)
+        return None
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         await self._run("row", (run_id, WAITER, name, job.step_id, _enc.encode(job)))
@@ -507,3 +625,24 @@ class CassandraRunStore:
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None:
         rows = await self._run("bp_get", (blueprint_id, version))
         return msgspec.msgpack.decode(rows[0].body, type=Blueprint) if rows else None
+
+    # -- schedules -----------------------------------------------------------------------
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        await self._run("sc_put", (schedule.name, _enc.encode(schedule)))
+
+    async def get_schedule(self, name: str) -> tuple[Schedule, float | None] | None:
+        rows = [r for r in await self._run("sc_get", (name,)) if r.body is not None]
+        return (_dec_schedule.decode(rows[0].body), rows[0].armed) if rows else None
+
+    async def list_schedules(self) -> list[tuple[Schedule, float | None]]:
+        rows = await self._run("sc_list", ())
+        return [(_dec_schedule.decode(r.body), r.armed) for r in rows if r.body is not None]
+
+    async def delete_schedule(self, name: str) -> bool:
+        rows = await self._run("sc_del", (name,))
+        return bool(rows and rows[0].applied)
+
+    async def arm_schedule(self, name: str, expected: float | None, tick: float) -> bool:
+        rows = await self._run("sc_arm", (tick, name, expected))
+        return bool(rows and rows[0].applied)

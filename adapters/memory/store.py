@@ -16,8 +16,10 @@ from typing import Any
 import msgspec
 
 from legato.adapters.memory.runindex import MemoryRunIndex
+from legato.adapters.memory.schedules import MemorySchedules
 from legato.runtime.clock import SYSTEM_CLOCK, Clock
-from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
+from legato.runtime.pausing import held_key
 from legato.runtime.ports import ActivePage, RunPage, RunQuery, RunSummary, StepView
 from legato.runtime.runindex import moment, started_ms
 from legato.runtime.steps import StepId
@@ -28,7 +30,9 @@ from legato.schemas import (
     Event,
     Job,
     RunHeader,
+    RunRetried,
     RunStarted,
+    SignalReceived,
     StepCompleted,
     StepFailed,
     StepRecord,
@@ -50,14 +54,17 @@ class _Run:
     steps: dict[str, bytes] = field(default_factory=dict)
     context: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    signals: dict[str, bytes] = field(default_factory=dict)
+    signals: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> id -> data
+    consumed: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, id) -> step
+    dedupe: set[tuple[str, str]] = field(default_factory=set)
     waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
     claims: dict[str, int] = field(default_factory=dict)  # step -> newest token claimed
     failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
     ended_at: float | None = None
+    held: dict[str, bytes] = field(default_factory=dict)  # jobs kept while paused
 
 
-class MemoryRunStore:
+class MemoryRunStore(MemorySchedules):
     """Runs kept in a dict; safe for one event loop.
 
     ``retention``: seconds a finished run is kept after it ended (None: for ever);
@@ -67,7 +74,12 @@ class MemoryRunStore:
     def __init__(self, *, retention: float | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
-        self._active: dict[str, int] = {}  # running runs -> their place in the index
+        self._schedules: dict[str, tuple[bytes, float | None]] = {}
+        self._active: dict[str, int] = {}
+        self._event_waiters: dict[tuple[str, str], dict[tuple[str, str], bytes]] = {}
+        self._retained: dict[
+            tuple[str, str], dict[str, tuple[float, bytes]]
+        ] = {}  # running runs -> their place in the index
         self._next = 0
         self._index = MemoryRunIndex()
         self._retention = retention
@@ -156,12 +168,19 @@ class MemoryRunStore:
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
         run = self._run(run_id)
         existing = run.steps.get(step_id)
         if existing is not None:
             return _dec_record.decode(existing)
         self._check(run, step_id, fence)
+        if consume is not None:
+            taken = run.consumed.get(consume)
+            if taken is not None:
+                raise SignalTakenError(f"signal {consume[0]!r} {consume[1]} went to {taken}")
+            run.consumed[consume] = step_id
+            run.waiters.get(consume[0], {}).pop(step_id, None)
         encoded = _enc.encode(record)
         writes = [(w.key, w.step_id, _enc.encode(w.value)) for w in context]
         run.steps[step_id] = encoded
@@ -185,17 +204,26 @@ class MemoryRunStore:
     async def append_event(self, run_id: str, event: Event) -> None:
         self._run(run_id).events.append(_enc.encode(event))
 
-    async def put_signal(self, run_id: str, name: str, data: Any, event: Event) -> bool:
+    async def put_signal(
+        self, run_id: str, name: str, data: Any, event: SignalReceived, dedupe: str | None = None
+    ) -> str | None:
         run = self._run(run_id)
-        if name in run.signals:
-            return False
-        run.signals[name] = _enc.encode(data)
-        run.events.append(_enc.encode(event))
-        return True
+        if dedupe is not None:
+            if (name, dedupe) in run.dedupe:
+                return None
+            run.dedupe.add((name, dedupe))
+        self._next += 1
+        sid = f"{self._next:020d}"
+        run.signals.setdefault(name, {})[sid] = _enc.encode(data)
+        run.events.append(_enc.encode(msgspec.structs.replace(event, id=sid)))
+        return sid
 
-    async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
-        raw = self._run(run_id).signals.get(name)
-        return (False, None) if raw is None else (True, _dec_any.decode(raw))
+    async def next_signal(self, run_id: str, name: str) -> tuple[str, Any] | None:
+        run = self._run(run_id)
+        for sid, raw in run.signals.get(name, {}).items():  # in insertion (= id) order
+            if (name, sid) not in run.consumed:
+                return sid, _dec_any.decode(raw)
+        return None
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         self._run(run_id).waiters.setdefault(name, {})[job.step_id] = _enc.encode(job)
@@ -203,6 +231,27 @@ class MemoryRunStore:
     async def get_waiters(self, run_id: str, name: str) -> list[Job]:
         waiting = self._run(run_id).waiters.get(name, {})
         return [_dec_job.decode(raw) for raw in waiting.values()]
+
+    async def add_event_waiter(self, name: str, key: str, job: Job) -> None:
+        waiting = self._event_waiters.setdefault((name, key), {})
+        waiting[(job.run_id, job.step_id)] = _enc.encode(job)
+
+    async def remove_event_waiter(self, name: str, key: str, run_id: str, step_id: str) -> None:
+        self._event_waiters.get((name, key), {}).pop((run_id, step_id), None)
+
+    async def event_waiters(self, name: str, key: str) -> list[Job]:
+        return [_dec_job.decode(raw) for raw in self._event_waiters.get((name, key), {}).values()]
+
+    async def retain_event(
+        self, name: str, key: str, event_id: str, data: Any, until: float
+    ) -> None:
+        self._retained.setdefault((name, key), {})[event_id] = (until, _enc.encode(data))
+
+    async def retained_events(self, name: str, key: str, now: float) -> list[tuple[str, Any]]:
+        kept = self._retained.get((name, key), {})
+        for eid in [e for e, (until, _) in kept.items() if until <= now]:
+            del kept[eid]  # expired
+        return [(eid, _dec_any.decode(raw)) for eid, (_, raw) in sorted(kept.items())]
 
     async def finish_run(
         self,
@@ -213,7 +262,7 @@ class MemoryRunStore:
         fence: tuple[str, int] | None = None,
     ) -> bool:
         run = self._run(run_id)
-        if run.header.status != "running":
+        if run.header.status not in ("running", "paused"):
             return False
         assert status in TERMINAL_STATUSES, status
         if fence is not None:
@@ -233,6 +282,54 @@ class MemoryRunStore:
         run.finished.set()
         return True
 
+    async def set_status(self, run_id: str, expected: str, status: str, event: Event) -> bool:
+        run = self._run(run_id)
+        if run.header.status != expected:
+            return False
+        assert {expected, status} == {"running", "paused"}, (expected, status)
+        run.header = msgspec.structs.replace(run.header, status=status, updated_at=event.at)
+        run.events.append(_enc.encode(event))
+        return True
+
+    async def reopen_run(
+        self,
+        run_id: str,
+        expected: str,
+        event: RunRetried,
+        context: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        run = self._run(run_id)
+        if run.header.status != expected or expected not in TERMINAL_STATUSES:
+            return False
+        for sid in event.reset:
+            run.steps.pop(sid, None)
+            run.failures.pop(sid, None)
+        for key, sid in context:
+            kept = [(s, v) for s, v in run.context.get(key, []) if s != sid]
+            if kept:
+                run.context[key] = kept
+            else:
+                run.context.pop(key, None)
+        run.header = msgspec.structs.replace(
+            run.header, status="running", error=None, updated_at=event.at
+        )
+        run.events.append(_enc.encode(event))
+        run.finished = asyncio.Event()
+        self._next += 1
+        self._active[run_id] = self._next
+        return True
+
+    async def hold_job(self, run_id: str, job: Job) -> None:
+        self._run(run_id).held[held_key(job)] = _enc.encode(job)
+
+    async def held_jobs(self, run_id: str) -> list[Job]:
+        return [_dec_job.decode(raw) for raw in self._run(run_id).held.values()]
+
+    async def drop_held(self, run_id: str, jobs: Sequence[Job]) -> None:
+        held = self._run(run_id).held
+        for job in jobs:
+            held.pop(held_key(job), None)
+
     async def history(self, run_id: str) -> list[Event]:
         return [_dec_event.decode(e) for e in self._run(run_id).events]
 
@@ -243,7 +340,7 @@ class MemoryRunStore:
         start = int(after) if after else 0
         out: list[RunHeader] = []
         for run_id, place in self._active.items():
-            if place <= start:
+            if place <= start or self._runs[run_id].header.status != "running":
                 continue
             if len(out) >= limit:
                 return ActivePage(out, str(start))

@@ -19,6 +19,8 @@ _COMMAND_MODULES = (
     "run",
     "remote",
     "runs",
+    "control",
+    "schedule",
     "worker",
     "reconcile",
     "dev",

@@ -64,6 +64,7 @@ def register(subparsers: Any) -> None:
     signal.add_argument("name")
     signal.add_argument("--data", metavar="JSON", help="the signal's data, as JSON")
     signal.add_argument("--key", help="the signal's key, if the wait names one")
+    signal.add_argument("--id", help="an id for the signal (sending it twice keeps one)")
     signal.set_defaults(func=_signal)
     for p in (start, cancel, signal):
         add_config_argument(p)
@@ -192,6 +193,8 @@ def _cancel(args: argparse.Namespace) -> int:
 
 def _signal(args: argparse.Namespace) -> int:
     data = _json_arg(args.data, "--data")
-    kept = with_client(args, lambda c: c.signal(args.run_id, args.name, data, key=args.key))
+    kept = with_client(
+        args, lambda c: c.signal(args.run_id, args.name, data, key=args.key, dedupe=args.id)
+    )
     _print({"run_id": args.run_id, "signal": args.name, "kept": kept})
     return 0

@@ -100,6 +100,7 @@ def _detail(event: Event) -> str:
             parts += [f"action={event.action}"] if event.action else []
             parts += [f"fallback={event.fallback}"] if event.fallback else []
             parts += [f"worker={event.worker}"] if event.worker else []
+            parts += [f"consumed {event.signal} {event.signal_id}"] if event.signal else []
             return "  ".join(parts)
         case StepFailed():
             retry = f" (retry at {clock(event.retry_at)})" if event.retry_at else ""
@@ -109,7 +110,7 @@ def _detail(event: Event) -> str:
             parts += [f"until {clock(event.until)}"] if event.until else []
             return "  ".join(parts)
         case SignalReceived():
-            return f"{event.name} {short(event.data)}"
+            return f"{event.name} {event.id} {short(event.data)}"
         case RunFailed():
             return short(event.error)
         case RunCancelled():

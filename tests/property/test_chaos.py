@@ -91,3 +91,144 @@ async def test_duplicated_reordered_and_delayed_jobs_and_timers_change_nothing(
         ran = sorted(a for (n, a) in calls if n == name(i))
         if name(i) in result.outputs:
             assert ran == ([1, 2] if fails[i] else [1])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags(max_nodes=10), st.data(), st.integers(0, 2**32 - 1))
+async def test_pauses_and_resumes_amid_chaos_change_nothing(
+    spec: DagSpec, data: st.DataObject, seed: int
+) -> None:
+    """The same chaos, with the run paused and resumed at random: held jobs (timer
+    firings included) are released on resume, and nothing runs twice."""
+    fails = tuple(data.draw(st.booleans()) for _ in range(spec.size))
+    rng = random.Random(seed)
+    clock = legato.testing.FakeClock()
+    bus = MemoryJobBus()
+    engine = legato.Engine(
+        legato.testing.backend(clock, bus=bus, timers=ChaosTimers(bus, clock, rng))
+    )
+    calls: Counter[tuple[str, int]] = Counter()
+    rid = await engine.start(build(spec, fails, calls), {"low": spec.low})
+    pump = legato.testing.Pump(engine)
+    for _ in range(5000):
+        queue = pump.collect()
+        status = (await engine.status(rid)).status
+        if not queue and status == "paused":
+            await engine.resume(rid)
+            continue
+        if not queue and status != "running":
+            break
+        roll = rng.random()
+        started = sum(calls.values())
+        if roll < 0.05 and status in ("running", "paused"):
+            await (engine.pause(rid) if status == "running" else engine.resume(rid))
+        elif queue and roll < 0.6:
+            await pump.step(rng.randrange(len(queue)))
+        elif pump.handled and roll < 0.75:
+            await pump.handle(rng.choice(pump.handled))
+        if status == "paused":  # no step starts while the run is paused
+            assert sum(calls.values()) == started
+        elif pump.handled and roll < 0.85:
+            queue.append(rng.choice(pump.handled))
+        else:
+            await clock.advance(rng.uniform(0.5, 12))
+    result = await engine.result(await engine.status(rid))
+    await engine.close()
+    assert result.status == "completed", result.error
+    assert result.outputs == reference(spec)
+    assert set(calls.values()) <= {1}, calls
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 5), st.integers(0, 2**32 - 1))
+async def test_signal_queues_amid_chaos_consume_each_signal_once_in_order(
+    n: int, seed: int
+) -> None:
+    """A wait in a loop takes ``n`` signals sent at random moments while jobs are
+    duplicated and reordered: iteration i gets signal i, each signal once."""
+    from legato.schemas import SignalReceived, StepCompleted
+    from tests.unit.test_signal_queue import rework_loop
+
+    rng = random.Random(seed)
+    engine = legato.Engine(legato.testing.backend())
+    rid = await engine.start(rework_loop(), None)
+    pump = legato.testing.Pump(engine)
+    verdicts = [False] * (n - 1) + [True]
+    for _ in range(5000):
+        queue = pump.collect()
+        if not queue and not verdicts:
+            break
+        roll = rng.random()
+        if verdicts and (not queue or roll < 0.2):
+            await engine.signal(rid, "approval", {"ok": verdicts.pop(0)})
+        elif queue and roll < 0.7:
+            await pump.step(rng.randrange(len(queue)))
+        elif pump.handled:
+            await pump.handle(rng.choice(pump.handled))
+    history = await engine.history(rid)
+    assert (await engine.status(rid)).status == "completed"
+    ids = [e.id for e in history if isinstance(e, SignalReceived)]
+    consumed = [
+        (e.step_id, e.signal_id)
+        for e in history
+        if isinstance(e, StepCompleted) and e.signal_id is not None
+    ]
+    assert consumed == [(f"review#{i}", sid) for i, sid in enumerate(ids)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["skip", "latest", "all"]), st.integers(0, 2**32 - 1))
+async def test_schedule_ticks_amid_chaos_start_each_tick_at_most_once(
+    catch_up: str, seed: int
+) -> None:
+    """Tick timers firing late and twice, tick jobs duplicated, reordered and held
+    back, the clock jumping: no tick starts two runs, ``all`` starts every tick
+    once, and the schedule stays armed for a tick after the last one."""
+    from legato.runtime import cron
+    from legato.runtime.schedules import is_tick
+    from legato.schemas import RunStarted
+    from legato.schemas.schedules import Schedule
+
+    rng = random.Random(seed)
+    clock = legato.testing.FakeClock()
+    bus = MemoryJobBus()
+    engine = legato.Engine(
+        legato.testing.backend(clock, bus=bus, timers=ChaosTimers(bus, clock, rng))
+    )
+    await engine.register(legato.compile(legato.Flow("ticked").node("a", _one)))
+    start = clock.now()
+    first = await engine.schedules.add(
+        Schedule("tick", "ticked", "*/10 * * * * *", catch_up=catch_up)  # type: ignore[arg-type]
+    )
+    pump = legato.testing.Pump(engine)
+    for _ in range(400):
+        queue = pump.collect()
+        roll = rng.random()
+        if queue and roll < 0.5:
+            await pump.step(rng.randrange(len(queue)))
+        elif pump.handled and roll < 0.65:
+            await pump.handle(rng.choice(pump.handled))
+        else:
+            await clock.advance(rng.uniform(1, 40))
+    await pump.run()
+    end = clock.now()
+    ticks = [first + 10 * i for i in range(int((end - first) // 10) + 1)]
+    started = {}
+    for t in ticks:
+        header = await engine.backend.store.get_run(cron.run_id("tick", t))
+        if header is not None:
+            history = await engine.history(header.run_id)
+            started[t] = sum(isinstance(e, RunStarted) for e in history)
+    assert set(started.values()) <= {1}
+    assert all(t >= start for t in started)
+    if catch_up == "all":  # every tick that came due and was handled: none missing
+        fired = max(started, default=first)
+        assert [t for t in ticks if t <= fired] == sorted(started)
+    ((_, armed),) = await engine.schedules.entries()
+    assert armed is not None and armed > max(started, default=0)
+    assert not [j for j in pump.collect() if not is_tick(j)]  # every run's jobs handled
+    await engine.close()
+
+
+async def _one(ctx: legato.StepContext) -> int:
+    return 1

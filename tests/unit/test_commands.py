@@ -84,3 +84,55 @@ async def test_a_start_command_with_an_oversized_input_is_refused_and_starts_not
     assert (await engine.status("ok")).status == "running"
     assert await engine.backend.store.get_run("big") is None
     assert "over the limit of 64 bytes" in caplog.text
+
+
+async def test_run_control_commands_wait_out_an_outage_and_refuse_what_does_not_apply() -> None:
+    from legato.schemas.commands import PauseRun, PublishEvent, ResumeRun, RetryRun
+    from tests.unit.test_events import payment_flow
+
+    store = legato.testing.Faults(legato.testing.backend().store)
+    clock = legato.testing.FakeClock()
+    engine = legato.Engine(legato.testing.backend(clock, store=store))
+    rid = await engine.start(payment_flow(), {"order": "o-1"}, run_id="r-events")
+    await legato.testing.Pump(engine).run()
+    store.fail("event_waiters", BackendUnavailableError("cassandra: no host"), times=2)
+    bus = CommandBus(
+        [
+            Delivery(PauseRun(rid, "by command")),
+            Delivery(PublishEvent("payment", "o-1", {"eur": 3}, id="e1")),  # meets the outage
+            Delivery(PauseRun(rid)),  # refused: already paused
+            Delivery(RetryRun(rid)),  # refused: running runs are not retried
+            Delivery(ResumeRun(rid)),
+        ]
+    )
+    consuming = asyncio.ensure_future(consume_commands(engine.control, bus, clock))
+    await clock.run_until(lambda: all(d.acked for d in bus.deliveries), step=1.0, limit=120)
+    await consuming
+    assert store.calls["event_waiters"] == 2 + 1
+    assert bus.dead == []
+    await legato.testing.Pump(engine).run()
+    result = await engine.result(await engine.status(rid))
+    assert result.status == "completed" and result.outputs["paid"] == {"eur": 3}
+
+
+async def test_schedule_commands_add_steer_and_refuse() -> None:
+    from legato.schemas.commands import AddSchedule, SteerSchedule
+
+    clock = legato.testing.FakeClock()
+    engine = legato.Engine(legato.testing.backend(clock))
+    reg = await engine.register(legato.compile(legato.Flow("cmd_sched").node("a", one)))
+    bus = CommandBus(
+        [
+            Delivery(AddSchedule("s1", reg.id, "*/5 * * * *", catch_up="latest")),
+            Delivery(AddSchedule("s2", reg.id, "not cron")),  # refused
+            Delivery(AddSchedule("s3", "no_such_blueprint", "* * * * *")),  # refused
+            Delivery(SteerSchedule("s1", "pause")),
+            Delivery(SteerSchedule("nope", "delete")),  # refused
+        ]
+    )
+    consuming = asyncio.ensure_future(consume_commands(engine.control, bus, clock))
+    await clock.run_until(lambda: all(d.acked for d in bus.deliveries), step=1.0, limit=120)
+    await consuming
+    assert bus.dead == []
+    ((sched, _),) = await engine.schedules.entries()
+    assert (sched.name, sched.catch_up, sched.paused) == ("s1", "latest", True)

@@ -66,7 +66,7 @@ def test_unknown_keys_at_every_level_with_suggestions() -> None:
 def test_an_unknown_key_without_a_close_match_lists_the_known_keys() -> None:
     data = {"id": "x", "nodes": nodes("a"), "zzzzzz": 1}
     assert problems(data) == [
-        ("zzzzzz", "unknown key; known keys: id, nodes, edges, version, metadata")
+        ("zzzzzz", "unknown key; known keys: id, nodes, edges, version, metadata, schedule")
     ]
 
 

@@ -84,8 +84,11 @@ class HookStore(MemoryRunStore):
         event: StepCompleted | StepSkipped,
         context: Sequence[ContextWrite] = (),
         fence: int | None = None,
+        consume: tuple[str, str] | None = None,
     ) -> StepRecord:
-        out = await super().resolve_step(run_id, step_id, record, event, context, fence)
+        out = await super().resolve_step(
+            run_id, step_id, record, event, context, fence, consume=consume
+        )
         self.resolved[step_id].set()
         return out
 

@@ -76,12 +76,15 @@ async def test_a_signal_sent_before_the_wait_is_kept() -> None:
         await engine.register(reg)
         rid = await engine.start(reg, "please")  # no worker yet: nothing waits
         assert await engine.signal(rid, "approval", {"by": "bob"})
-        assert not await engine.signal(rid, "approval", {"by": "eve"})  # first one wins
+        assert await engine.signal(rid, "approval", {"by": "eve"})  # queued behind bob's
         engine.start_workers()
         result = await engine.wait(rid, timeout=2)
         history = await engine.backend.store.history(rid)
-    assert result.outputs["wait"] == {"by": "bob"}
-    assert [e.name for e in history if isinstance(e, SignalReceived)] == ["approval"]
+    assert result.outputs["wait"] == {"by": "bob"}  # the oldest one
+    received = [e for e in history if isinstance(e, SignalReceived)]
+    assert [e.data for e in received] == [{"by": "bob"}, {"by": "eve"}]
+    (waited,) = [e for e in history if isinstance(e, StepCompleted) and e.step_id == "wait"]
+    assert (waited.signal, waited.signal_id) == ("approval", received[0].id)
 
 
 async def test_no_signal_within_the_timeout_runs_the_fallback() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from legato.runtime.errors import FencingError, RunNotFoundError
+from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.history import fold
 from legato.schemas import (
     Blueprint,
@@ -21,6 +21,9 @@ from legato.schemas import (
     RunCompleted,
     RunFailed,
     RunHeader,
+    RunPaused,
+    RunResumed,
+    RunRetried,
     RunStarted,
     SignalReceived,
     StepCompleted,
@@ -252,16 +255,179 @@ class RunStoreContract(RunIndexContract):
         await store.park(rid, header.updated_at, None)
         assert (await store.get_run(rid)).parked_until is None
 
-    async def test_signals_first_wins_and_waiters(self, store: Any) -> None:
+    async def test_signals_queue_in_order_and_waiters(self, store: Any) -> None:
         rid = await new_run(store)
-        assert await store.get_signal(rid, "go") == (False, None)
+        assert await store.next_signal(rid, "go") is None
         job = Job(rid, "w", "w", "bp", "1")
         await store.add_waiter(rid, "go", job)
         await store.add_waiter(rid, "go", job)  # idempotent per step
         assert await store.get_waiters(rid, "go") == [job]
-        assert await store.put_signal(rid, "go", {"ok": 1}, SignalReceived(at=0.0, name="go"))
-        assert not await store.put_signal(rid, "go", {"ok": 2}, SignalReceived(at=0.0, name="go"))
-        assert await store.get_signal(rid, "go") == (True, {"ok": 1})
+        first = await store.put_signal(rid, "go", {"ok": 1}, SignalReceived(at=0.0, name="go"))
+        second = await store.put_signal(rid, "go", {"ok": 2}, SignalReceived(at=0.0, name="go"))
+        assert first is not None and second is not None and first < second
+        assert await store.next_signal(rid, "go") == (first, {"ok": 1})
+        assert await store.next_signal(rid, "other") is None
+        ids = [e.id for e in await store.history(rid) if isinstance(e, SignalReceived)]
+        assert ids == [first, second]
+
+    async def test_a_signal_is_consumed_once_with_the_resolution(self, store: Any) -> None:
+        rid = await new_run(store)
+        await store.add_waiter(rid, "go", Job(rid, "w#0", "w", "bp", "1"))
+        first = await store.put_signal(rid, "go", 1, SignalReceived(at=0.0, name="go"))
+        second = await store.put_signal(rid, "go", 2, SignalReceived(at=0.0, name="go"))
+        await store.resolve_step(
+            rid, "w#0", done("w", 1), completed("w#0", 1), consume=("go", first)
+        )
+        assert await store.get_waiters(rid, "go") == []  # a consumer waits no more
+        assert await store.next_signal(rid, "go") == (second, 2)
+        # Another step cannot take the consumed signal: refused, nothing written.
+        with pytest.raises(SignalTakenError):
+            await store.resolve_step(
+                rid, "w#1", done("w", 1), completed("w#1", 1), consume=("go", first)
+            )
+        assert await store.get_steps(rid, ["w#1"]) == {}
+        # The same step again (a redelivery): its first resolution stands.
+        again = await store.resolve_step(
+            rid, "w#0", done("w", 2), completed("w#0", 2), consume=("go", second)
+        )
+        assert again.output == 1
+        assert await store.next_signal(rid, "go") == (second, 2)
+
+    async def test_concurrent_waits_take_distinct_signals(self, store: Any) -> None:
+        rid = await new_run(store)
+        sid = await store.put_signal(rid, "go", "x", SignalReceived(at=0.0, name="go"))
+
+        async def take(step: str) -> bool:
+            try:
+                await store.resolve_step(
+                    rid, step, done(step, "x"), completed(step, "x"), consume=("go", sid)
+                )
+            except SignalTakenError:
+                return False
+            return True
+
+        won = await asyncio.gather(*(take(f"w{i}") for i in range(6)))
+        assert sum(won) == 1
+        assert len(await store.get_steps(rid, [f"w{i}" for i in range(6)])) == 1
+
+    async def test_a_stale_holder_consumes_no_signal(self, store: Any) -> None:
+        rid = await new_run(store)
+        sid = await store.put_signal(rid, "go", 1, SignalReceived(at=0.0, name="go"))
+        await store.claim_step(rid, "w", 1)
+        await store.claim_step(rid, "w", 2)  # taken over
+        with pytest.raises(FencingError):
+            await store.resolve_step(
+                rid, "w", done("w", 1), completed("w", 1), fence=1, consume=("go", sid)
+            )
+        assert await store.next_signal(rid, "go") == (sid, 1)  # still there for the new holder
+        await store.resolve_step(
+            rid, "w", done("w", 1), completed("w", 1), fence=2, consume=("go", sid)
+        )
+        assert await store.next_signal(rid, "go") is None
+
+    async def test_a_dedupe_key_keeps_one_signal(self, store: Any) -> None:
+        rid = await new_run(store)
+
+        def ev(n: int) -> SignalReceived:
+            return SignalReceived(at=0.0, name="go", data=n)
+
+        assert await store.put_signal(rid, "go", 1, ev(1), "cmd-1") is not None
+        assert await store.put_signal(rid, "go", 2, ev(2), "cmd-1") is None
+        assert await store.put_signal(rid, "go", 3, ev(3), "cmd-2") is not None
+        kept = [e.data for e in await store.history(rid) if isinstance(e, SignalReceived)]
+        assert kept == [1, 3]
+
+    async def test_pause_and_resume_move_the_status_once(self, store: Any) -> None:
+        rid = await new_run(store)
+        assert not await store.set_status(rid, "paused", "running", RunResumed(at=1.0))
+        assert await store.set_status(rid, "running", "paused", RunPaused(at=1.0))
+        assert not await store.set_status(rid, "running", "paused", RunPaused(at=1.0))
+        assert (await store.get_run(rid)).status == "paused"
+        assert rid not in [h.run_id for h in (await store.list_active()).headers]
+        assert await store.set_status(rid, "paused", "running", RunResumed(at=2.0))
+        assert rid in [h.run_id for h in (await store.list_active()).headers]
+        await store.set_status(rid, "running", "paused", RunPaused(at=3.0))
+        # A paused run can still end (a cancel, or its last running step).
+        assert await store.finish_run(rid, "cancelled", RunCancelled(at=4.0), None)
+        assert (await store.wait_finished(rid, timeout=5)).status == "cancelled"
+        kinds = [type(e).__name__ for e in await store.history(rid)]
+        assert kinds == ["RunStarted", "RunPaused", "RunResumed", "RunPaused", "RunCancelled"]
+
+    async def test_reopening_an_ended_run_forgets_the_reset_steps(self, store: Any) -> None:
+        rid = await new_run(store)
+        await store.resolve_step(rid, "a", done("a", 1), completed("a", 1))
+        await store.resolve_step(
+            rid, "b", done("b", 2), completed("b", 2), [ContextWrite("k", "b", 2)]
+        )
+        await store.record_failure(rid, failed("c", 1, retry=False))
+        assert not await store.reopen_run(rid, "running", RunRetried(at=1.0, previous="x"))
+        await store.finish_run(rid, "failed", RunFailed(at=2.0, error="c failed"), "c failed")
+        event = RunRetried(at=3.0, previous="failed", reset=("b", "c"))
+        assert not await store.reopen_run(rid, "cancelled", event)  # not its status
+        assert await store.reopen_run(rid, "failed", event, [("k", "b")])
+        header = await store.get_run(rid)
+        assert (header.status, header.error) == ("running", None)
+        assert rid in [h.run_id for h in (await store.list_active()).headers]
+        assert set(await store.all_steps(rid)) == {"a"}
+        assert (await store.read_step(rid, "c", ())).failure is None
+        assert await store.get_context(rid, ["k"]) == {}
+        assert not await store.reopen_run(rid, "failed", event)  # once
+        history = await store.history(rid)
+        assert isinstance(history[-1], RunRetried)
+        assert set(await store.all_steps(rid)) == {
+            s for s, st in fold(history).steps.items() if st.resolved
+        }
+
+    async def test_event_waiters_and_retained_events(self, store: Any) -> None:
+        name, key = f"ev-{uuid.uuid4().hex}", "k1"
+        rid = await new_run(store)
+        job = Job(rid, "w", "w", "bp", "1")
+        await store.add_event_waiter(name, key, job)
+        await store.add_event_waiter(name, key, job)  # idempotent per step
+        assert await store.event_waiters(name, key) == [job]
+        assert await store.event_waiters(name, "other") == []
+        await store.remove_event_waiter(name, key, rid, "w")
+        assert await store.event_waiters(name, key) == []
+        now = time.time()
+        await store.retain_event(name, key, "e2", {"n": 2}, now + 60)
+        await store.retain_event(name, key, "e1", {"n": 1}, now + 60)
+        await store.retain_event(name, key, "e0", {"n": 0}, now + 1)
+        assert await store.retained_events(name, key, now + 2) == [
+            ("e1", {"n": 1}),
+            ("e2", {"n": 2}),
+        ]
+        assert await store.retained_events(name, "other", now) == []
+
+    async def test_schedules_and_their_armed_tick(self, store: Any) -> None:
+        from legato.schemas.schedules import Schedule
+
+        name = f"s-{uuid.uuid4().hex}"
+        assert await store.get_schedule(name) is None
+        assert not await store.arm_schedule(name, None, 10.0)  # no such schedule
+        sched = Schedule(name, "bp", "* * * * *", version="1", input={"x": 1})
+        await store.put_schedule(sched)
+        assert await store.get_schedule(name) == (sched, None)
+        assert await store.arm_schedule(name, None, 10.0)
+        assert not await store.arm_schedule(name, None, 20.0)  # not what it was
+        assert await store.arm_schedule(name, 10.0, 20.0)
+        paused = Schedule(name, "bp", "* * * * *", version="1", paused=True)
+        await store.put_schedule(paused)  # keeps the armed tick
+        assert await store.get_schedule(name) == (paused, 20.0)
+        assert (paused, 20.0) in await store.list_schedules()
+        assert await store.delete_schedule(name)
+        assert not await store.delete_schedule(name)
+        assert await store.get_schedule(name) is None
+        assert not await store.arm_schedule(name, 20.0, 30.0)  # gone: not resurrected
+        assert await store.get_schedule(name) is None
+
+    async def test_held_jobs_are_kept_once_and_dropped(self, store: Any) -> None:
+        rid = await new_run(store)
+        a, b = Job(rid, "a", "a", "bp", "1"), Job(rid, "b", "b", "bp", "1", attempt=2)
+        for job in (a, b, a):
+            await store.hold_job(rid, job)
+        assert sorted(await store.held_jobs(rid), key=lambda j: j.step_id) == [a, b]
+        await store.drop_held(rid, [a])
+        assert await store.held_jobs(rid) == [b]
 
     async def test_blueprints_by_version(self, store: Any) -> None:
         bid = uuid.uuid4().hex
