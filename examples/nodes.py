@@ -112,3 +112,21 @@ async def auto_reject(ctx: legato.StepContext) -> dict[str, Any]:
 
 async def archive(ctx: legato.StepContext) -> str:
     return "approved" if ctx.input.get("approved") else "rejected"
+
+
+# -- quorum.yaml -----------------------------------------------------------------------------
+
+
+async def prepare_write(ctx: legato.StepContext) -> dict[str, Any]:
+    value = ctx.input if isinstance(ctx.input, dict) else {}
+    return {"version": 7, "down": list(value.get("down", []))}
+
+
+async def replicate(ctx: legato.StepContext) -> dict[str, Any]:
+    return {"replica": ctx.node_id, "version": ctx.input["version"]}
+
+
+async def commit(ctx: legato.StepContext) -> dict[str, Any]:
+    # ctx.input: {replica: output} of the 2 replicas that acknowledged first
+    versions = {ack["version"] for ack in ctx.input.values()}
+    return {"acks": len(ctx.input), "version": versions.pop()}

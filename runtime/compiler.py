@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from legato.runtime.blueprint import Flow
 from legato.runtime.documents import read_document
@@ -27,6 +27,7 @@ from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Regist
 from legato.runtime.structure import Reading, read_blueprint
 from legato.runtime.waits import check_params
 from legato.schemas import Blueprint, Edge, Node
+from legato.schemas.blueprint import CountJoin
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 EDGE_VARIABLES = ("output", "input", "context", "iteration")
@@ -120,6 +121,9 @@ class _Compiler:
                 self.problem(f"{rp}.jitter", "must be between 0 and 1")
         if cfg.fallback is not None and cfg.fallback == node.id:
             self.problem(f"{path}.config.fallback", "a node cannot be its own fallback")
+        need = cfg.join.count if isinstance(cfg.join, CountJoin) else 1
+        if isinstance(need, int) and need < 1:  # a stand-in (a str) was reported already
+            self.problem(f"{path}.config.join.count", "must be at least 1")
 
     # -- edges ---------------------------------------------------------------------------
 
@@ -192,6 +196,7 @@ class _Compiler:
         for t in {t for t in tails if tails.count(t) > 1}:
             self.problem("edges", f"node {t!r} has more than one loop edge")
         fallbacks = self.check_fallbacks(succ, pred, back)
+        self.check_count_joins(pred)
         order, cycle = topological_order(self.index, succ, pred)
         if cycle is not None:
             self.problem(
@@ -217,6 +222,15 @@ class _Compiler:
             if raw.source == e.source and raw.target == e.target:
                 return j
         return -1
+
+    def check_count_joins(self, pred: dict[str, list[str]]) -> None:
+        for nid, i in self.index.items():
+            need = _count(self.bp.nodes[i])
+            if need > max(len(pred[nid]), 1):
+                self.problem(
+                    f"nodes[{i}].config.join.count",
+                    f"{need} is more than the {len(pred[nid])} predecessor(s) of {nid!r}",
+                )
 
     def check_fallbacks(
         self, succ: dict[str, list[str]], pred: dict[str, list[str]], back: list[CompiledEdge]
@@ -255,7 +269,7 @@ class _Compiler:
             out_edges[e.source].append(e)
             in_edges[e.target][e.source] = e
         head_of = {lp.head: lp for lp in loops}
-        nodes_join = {nid: self.bp.nodes[i].config.join for nid, i in self.index.items()}
+        nodes_join = {nid: _mode(self.bp.nodes[i]) for nid, i in self.index.items()}
         nodes: dict[str, CompiledNode] = {}
         for nid, i in self.index.items():
             spec = self.bp.nodes[i]
@@ -279,7 +293,8 @@ class _Compiler:
                 retry=spec.config.retry,
                 timeout=spec.config.timeout,
                 fallback=spec.config.fallback,
-                join=spec.config.join,
+                join=nodes_join[nid],
+                join_count=_count(spec),
                 topo=topo[nid],
                 preds=tuple(pred[nid]),
                 in_edges=MappingProxyType(in_edges[nid]),
@@ -341,6 +356,17 @@ class _Compiler:
                         f"outputs.{ref}: {ref!r} is inside a loop; read the "
                         f"loop's last node {target.loop.tail!r} instead",
                     )
+
+
+def _mode(node: Node) -> Literal["all", "any", "count"]:
+    join = node.config.join
+    return "count" if isinstance(join, CountJoin) else join
+
+
+def _count(node: Node) -> int:
+    """The N of a count join, 0 if none (or if it did not parse: a stand-in)."""
+    join = node.config.join
+    return join.count if isinstance(join, CountJoin) and isinstance(join.count, int) else 0
 
 
 def _exprs(inputs: Any) -> list[Expr]:

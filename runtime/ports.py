@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from legato.runtime.clock import SYSTEM_CLOCK, Clock
-from legato.runtime.joins import JoinDecision, JoinMode
+from legato.runtime.joins import CountDecision, JoinDecision, JoinMode
 from legato.schemas import (
     Blueprint,
     ContextWrite,
@@ -216,6 +216,19 @@ class Coordinator(Resource, Protocol):
     ) -> JoinDecision:
         """Record that ``predecessor`` arrived (taken or skipped) at ``step_id`` and
         decide by ``legato.runtime.joins.arrive`` (atomically, once per join)."""
+
+    async def arrive_count(
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        count: int,
+    ) -> CountDecision:
+        """An arrival at a ``count`` join (``join: {count: N}``), decided by
+        ``legato.runtime.joins.arrive_count``: with the ``N`` joined predecessors
+        when it fires (the same ones again for a repeat of the deciding arrival)."""
 
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
         """Take the step's lease for ``ttl`` seconds, unless another owner holds it."""

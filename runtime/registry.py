@@ -44,7 +44,7 @@ class CompiledNode:
     retry: Retry | None
     timeout: float | None
     fallback: str | None
-    join: Literal["all", "any"]
+    join: Literal["all", "any", "count"]
     topo: int
     preds: tuple[str, ...]
     in_edges: Mapping[str, CompiledEdge]
@@ -54,6 +54,7 @@ class CompiledNode:
     input_keys: tuple[str, ...] = ()  # context keys read to build the input
     route_keys: tuple[str, ...] = ()  # context keys read by outgoing conditions
     output_refs: tuple[str, ...] = ()  # nodes read by an ``inputs`` mapping
+    join_count: int = 0  # the N of ``join: {count: N}``
 
     @property
     def max_attempts(self) -> int:

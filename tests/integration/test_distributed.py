@@ -35,7 +35,7 @@ async def engine(dist_settings: Settings) -> AsyncIterator[legato.Engine]:
         await dist.close()
 
 
-@pytest.mark.parametrize("example", ["etl", "branch", "condition", "loop", "inputs"])
+@pytest.mark.parametrize("example", ["etl", "branch", "condition", "loop", "inputs", "quorum"])
 async def test_examples_match_embedded(engine: legato.Engine, example: str) -> None:
     if str(EXAMPLES) not in sys.path:
         sys.path.insert(0, str(EXAMPLES))

@@ -23,6 +23,8 @@ CASES = [
     ("branch.yaml", {"amount": 250}),
     ("condition.yaml", {"name": "annabelle", "pass_mark": 40}),
     ("loop.yaml", {"upto": 4}),  # a chain with a back edge
+    ("quorum.yaml", None),  # a count join: 2 of 3
+    ("quorum.yaml", {"down": ["r1", "r2"]}),  # a count join that cannot be met: skipped
 ]
 
 

@@ -41,6 +41,18 @@ class DagSpec:
     def preds(self, j: int) -> list[EdgeSpec]:
         return [e for e in self.edges if e.target == j]
 
+    def need(self, j: int) -> int:
+        """The N of node ``j``'s count join: all but one of its predecessors (at least 1)."""
+        return max(1, len(self.preds(j)) - 1)
+
+    def join(self, j: int) -> str | dict[str, int]:
+        """Node ``j``'s ``join`` as the Flow builder takes it."""
+        return {"count": self.need(j)} if self.joins[j] == "count" else self.joins[j]
+
+    def racy(self, j: int) -> bool:
+        """Whether which predecessors make node ``j``'s input is a race (any, count)."""
+        return self.joins[j] in ("any", "count") and len(self.preds(j)) > 1
+
 
 @st.composite
 def dags(draw: st.DrawFn, max_nodes: int = 20) -> DagSpec:
@@ -58,7 +70,7 @@ def dags(draw: st.DrawFn, max_nodes: int = 20) -> DagSpec:
                 )
             )
     actions = tuple(draw(st.sampled_from([None, "x", "y"])) for _ in range(size))
-    joins = tuple(draw(st.sampled_from(["all", "all", "any"])) for _ in range(size))
+    joins = tuple(draw(st.sampled_from(["all", "all", "any", "count"])) for _ in range(size))
     return DagSpec(size, tuple(edges), actions, joins, draw(st.integers(0, 9)))
 
 
@@ -67,11 +79,14 @@ def name(i: int) -> str:
 
 
 def compute(spec: DagSpec, i: int, value: Any) -> int:
-    """The output of node ``i`` for its input (any-joins ignore it: who wins is a race)."""
+    """The output of node ``i`` for its input (any and count joins ignore it: who wins
+    is a race; a count join checks that it got exactly N)."""
     preds = spec.preds(i)
     if not preds:
         return (i * 7 + 3) % 10
-    if spec.joins[i] == "any" and len(preds) > 1:
+    if spec.racy(i):
+        if spec.joins[i] == "count":
+            assert isinstance(value, dict) and len(value) == spec.need(i), value
         return i % 10
     if len(preds) == 1:
         return (int(value) + i) % 10
@@ -105,6 +120,10 @@ def reference(spec: DagSpec) -> dict[str, int]:
         ]
         if not taken:
             continue  # every arrival was a skip
+        if spec.joins[j] == "count" and len(preds) > 1:
+            if len(taken) < spec.need(j):
+                continue  # fewer than N delivered
+            taken = taken[: spec.need(j)]  # which N is a race; compute only counts them
         if len(preds) == 1:
             value: Any = out[taken[0].source]
         else:
@@ -127,7 +146,7 @@ def build(spec: DagSpec, recorder: Recorder) -> legato.Registry:
             await asyncio.sleep(0)
             return legato.Result(compute(spec, i, ctx.input), spec.actions[i])
 
-        flow.node(name(i), fn, join=spec.joins[i])
+        flow.node(name(i), fn, join=spec.join(i))
     for e in spec.edges:
         flow.edge(name(e.source), name(e.target), action=e.action, condition=e.condition)
     return legato.compile(flow)

@@ -47,7 +47,7 @@ def build(spec: DagSpec, fails: tuple[bool, ...], calls: Counter[tuple[str, int]
                 raise ConnectionError("first attempt fails")
             return legato.Result(compute(spec, i, ctx.input), spec.actions[i])
 
-        flow.node(name(i), fn, join=spec.joins[i], retry=RETRY)
+        flow.node(name(i), fn, join=spec.join(i), retry=RETRY)
     for e in spec.edges:
         flow.edge(name(e.source), name(e.target), action=e.action, condition=e.condition)
     return legato.compile(flow)
