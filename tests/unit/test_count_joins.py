@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import legato
+import legato.runtime.joins
 import legato.testing
 from legato.runtime.errors import BlueprintError
 from legato.schemas import Job
@@ -162,3 +163,44 @@ def test_a_count_join_in_a_file_reads_as_its_struct(tmp_path: Any) -> None:
     reg = legato.compile(str(path))
     assert (reg.nodes["j"].join, reg.nodes["j"].join_count) == ("count", 1)
     assert reg.nodes["a"].ends_run and reg.nodes["b"].ends_run  # j may run before either
+
+
+RUN, SKIP, WAIT = (
+    legato.runtime.joins.JoinDecision.RUN,
+    legato.runtime.joins.JoinDecision.SKIP,
+    legato.runtime.joins.JoinDecision.WAIT,
+)
+
+
+@pytest.mark.parametrize(
+    ("expected", "need", "arrivals", "decisions"),
+    [
+        # 2 of 3: fires on the second taken arrival, with those two; a repeat of the
+        # decider gets the same set, however many arrived since.
+        (
+            3,
+            2,
+            [("a", 1), ("b", 0), ("c", 1), ("b", 0), ("c", 1)],
+            [WAIT, WAIT, (RUN, ("a", "c")), WAIT, (RUN, ("a", "c"))],
+        ),
+        (
+            3,
+            2,
+            [("a", 1), ("c", 1), ("b", 1), ("c", 1)],
+            [WAIT, (RUN, ("a", "c")), WAIT, (RUN, ("a", "c"))],
+        ),
+        # Skipped as soon as fewer than N can still deliver.
+        (3, 2, [("a", 0), ("b", 0), ("c", 1)], [WAIT, SKIP, WAIT]),
+        (4, 3, [("a", 1), ("b", 0), ("c", 0), ("b", 0)], [WAIT, WAIT, SKIP, WAIT]),
+        (2, 1, [("a", 0), ("b", 1), ("a", 0)], [WAIT, (RUN, ("b",)), WAIT]),
+    ],
+)
+def test_the_count_rule(
+    expected: int, need: int, arrivals: list[tuple[str, int]], decisions: list[Any]
+) -> None:
+    state = legato.runtime.joins.JoinState()
+    got = [
+        legato.runtime.joins.arrive_count(state, p, bool(t), expected, need) for p, t in arrivals
+    ]
+    want = [d if isinstance(d, tuple) else (d, ()) for d in decisions]
+    assert got == want
