@@ -75,6 +75,7 @@ class Flow:
         timeout: float | None = None,
         fallback: str | None = None,
         join: str | Mapping[str, int] = "all",
+        foreach: Mapping[str, Any] | None = None,
     ) -> Flow:
         if callable(uses):
             name = f"{self.id}.{node_id}"
@@ -83,6 +84,8 @@ class Flow:
         config = _present(retry=_plain(retry), timeout=timeout, fallback=fallback)
         if join != "all":
             config["join"] = _copy(join)
+        if foreach is not None:
+            config["foreach"] = _copy(foreach)
         node = _present(id=node_id, uses=uses, params=_copy(params), inputs=_copy(inputs))
         if config:
             node["config"] = config

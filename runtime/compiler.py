@@ -23,14 +23,15 @@ from legato.runtime.nodes import (
     implementation,
     resolve,
 )
-from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Registry
+from legato.runtime.registry import CompiledEdge, CompiledNode, ForEachInfo, LoopInfo, Registry
 from legato.runtime.structure import Reading, read_blueprint
 from legato.runtime.waits import check_params
 from legato.schemas import Blueprint, Edge, Node
 from legato.schemas.blueprint import CountJoin
 
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")  # no "#", "[", "]": see runtime/steps.py
 EDGE_VARIABLES = ("output", "input", "context", "iteration")
+_Parts = tuple[Implementation | None, Any, ForEachInfo | None]  # impl, inputs, foreach
 INPUT_VARIABLES = ("input", "outputs", "context", "iteration")
 
 
@@ -60,15 +61,15 @@ class _Compiler:
 
     # -- nodes ---------------------------------------------------------------------------
 
-    def check_nodes(self) -> dict[str, tuple[Implementation | None, Any]]:
-        out: dict[str, tuple[Implementation | None, Any]] = {}
+    def check_nodes(self) -> dict[str, _Parts]:
+        out: dict[str, _Parts] = {}
         if not self.bp.nodes:
             self.problem("nodes", "a blueprint needs at least one node")
         for i, node in enumerate(self.bp.nodes):
             path = f"nodes[{i}]"
             if not _ID.match(node.id):
                 self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
-            parts = (self.impl(node, path), self.inputs(node, path))
+            parts = (self.impl(node, path), self.inputs(node, path), self.foreach(node, path))
             self.check_config(node, path)
             if self.reading.reported(f"{path}.id"):
                 continue  # checked, but nothing can refer to it
@@ -103,6 +104,23 @@ class _Compiler:
             name: self.expr(src, INPUT_VARIABLES, f"{path}.inputs.{name}")
             for name, src in node.inputs.items()
         }
+
+    def foreach(self, node: Node, path: str) -> ForEachInfo | None:
+        fe = node.config.foreach
+        if fe is None:
+            return None
+        fp = f"{path}.config.foreach"
+        window = fe.max_concurrency
+        if isinstance(window, int) and window < 1:
+            self.problem(f"{fp}.max_concurrency", "must be at least 1 (omit it for no bound)")
+        if node.config.join == "any":
+            self.problem(fp, "a foreach node cannot have `join: any` (its items need one input)")
+        if node.inputs is not None:
+            self.problem(fp, "a foreach node takes its items, not `inputs:` (use items' CEL)")
+        if not isinstance(fe.items, str):
+            return None  # a stand-in: reported
+        items = self.expr(fe.items, INPUT_VARIABLES, f"{fp}.items")
+        return ForEachInfo(items, window) if items is not None else None
 
     def check_config(self, node: Node, path: str) -> None:
         cfg = node.config
@@ -252,7 +270,7 @@ class _Compiler:
 
     def build(
         self,
-        parts: dict[str, tuple[Implementation | None, Any]],
+        parts: dict[str, _Parts],
         forward: list[CompiledEdge],
         loops: list[LoopInfo],
         order: list[str],
@@ -273,10 +291,11 @@ class _Compiler:
         nodes: dict[str, CompiledNode] = {}
         for nid, i in self.index.items():
             spec = self.bp.nodes[i]
-            impl, inputs = parts[nid]
+            impl, inputs, fe = parts[nid]
             if impl is None:  # already reported; stands in so the rest is checked
                 impl = Implementation(_unresolved, "async")
-            exprs = _exprs(inputs) + [e.transform for e in in_edges[nid].values() if e.transform]
+            own = _exprs(inputs, fe)
+            exprs = own + [e.transform for e in in_edges[nid].values() if e.transform]
             route = [e.condition for e in out_edges[nid] if e.condition]
             back_cond = tail_of[nid].back_edge.condition if nid in tail_of else None
             if back_cond is not None:
@@ -295,6 +314,7 @@ class _Compiler:
                 fallback=spec.config.fallback,
                 join=nodes_join[nid],
                 join_count=_count(spec),
+                foreach=fe,
                 topo=topo[nid],
                 preds=tuple(pred[nid]),
                 in_edges=MappingProxyType(in_edges[nid]),
@@ -303,7 +323,7 @@ class _Compiler:
                 ends_run=ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
                 input_keys=_keys(exprs),
                 route_keys=_keys(route),
-                output_refs=tuple(dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs)),
+                output_refs=tuple(dict.fromkeys(r for x in own for r in x.output_refs)),
             )
         registry = Registry(
             blueprint=self.bp,
@@ -329,9 +349,9 @@ class _Compiler:
         object.__setattr__(registry, "warnings", tuple(self.warnings))
         return registry
 
-    def check_unknown_refs(self, parts: dict[str, tuple[Implementation | None, Any]]) -> None:
-        for nid, (_, inputs) in parts.items():
-            for ref in dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs):
+    def check_unknown_refs(self, parts: dict[str, _Parts]) -> None:
+        for nid, (_, inputs, fe) in parts.items():
+            for ref in dict.fromkeys(r for x in _exprs(inputs, fe) for r in x.output_refs):
                 if ref not in self.index:
                     path = f"nodes[{self.index[nid]}].inputs"
                     self.problem(path, f"outputs.{ref}: unknown node{self.hint(ref)}")
@@ -369,12 +389,14 @@ def _count(node: Node) -> int:
     return join.count if isinstance(join, CountJoin) and isinstance(join.count, int) else 0
 
 
-def _exprs(inputs: Any) -> list[Expr]:
+def _exprs(inputs: Any, fe: ForEachInfo | None = None) -> list[Expr]:
+    """The node's own expressions over ``inputs:`` variables (its foreach items too)."""
+    own = [fe.items] if fe is not None else []
     if inputs is None:
-        return []
+        return own
     if isinstance(inputs, Expr):
-        return [inputs]
-    return [x for x in inputs.values() if x is not None]
+        return [inputs, *own]
+    return [x for x in inputs.values() if x is not None] + own
 
 
 def _keys(exprs: list[Expr]) -> tuple[str, ...]:

@@ -107,6 +107,7 @@ class StepContext:
         run_id, step_id, node_id: where this step stands.
         attempt: 1-based attempt number.
         iteration: the loop iteration (0 outside loops).
+        index: a foreach item's position in its list (None outside foreach).
         context: async ``get(key)`` / ``set(key, value)`` on the run context.
         error: for a fallback node, the error of the node it stands in for.
         cancelled: set when the run was cancelled while the step runs (long-running
@@ -118,6 +119,7 @@ class StepContext:
         "cancelled",
         "context",
         "error",
+        "index",
         "input",
         "iteration",
         "node_id",
@@ -138,6 +140,7 @@ class StepContext:
         iteration: int,
         context: RunContext,
         error: str | None = None,
+        index: int | None = None,
     ) -> None:
         self.input = input
         self.params = params
@@ -148,4 +151,5 @@ class StepContext:
         self.iteration = iteration
         self.context = context
         self.error = error
+        self.index = index
         self.cancelled = False

@@ -49,6 +49,8 @@ def ref_steps(reg: Registry, node: CompiledNode, iteration: int) -> dict[str, st
 
 def input_steps(reg: Registry, node: CompiledNode, job: Job) -> list[str]:
     """Every step whose record the step's input is made of: predecessors first."""
+    if job.index is not None:
+        return []  # a foreach item: its input is its item
     preds = pred_steps(reg, node, job)
     if not node.output_refs:
         return list(preds)

@@ -138,6 +138,15 @@ class RunStore(Resource, Protocol):
         """Append a failed attempt (the step stays unresolved); ``read_step`` returns
         it as the step's ``failure``. A stale ``fence`` raises ``FencingError``."""
 
+    async def put_items(self, run_id: str, step_id: str, start: int, items: Sequence[Any]) -> None:
+        """Keep a foreach step's items by position, from ``start`` on (idempotent: a
+        position written again gets the same value). The last position is written
+        after every other, so once it is kept, all of them are."""
+
+    async def get_items(self, run_id: str, step_id: str, start: int, stop: int) -> list[Any]:
+        """The step's items at positions ``start`` to ``stop - 1`` that were kept, in
+        order (a step reads its own item, never the whole list)."""
+
     async def append_event(self, run_id: str, event: Event) -> None:
         """Append an event that resolves nothing and is no progress (a step waiting)."""
 

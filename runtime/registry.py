@@ -35,6 +35,14 @@ class LoopInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ForEachInfo:
+    """A foreach node: ``items`` gives the list; ``window`` bounds the items in flight."""
+
+    items: Expr
+    window: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledNode:
     id: str
     spec: Node
@@ -55,6 +63,7 @@ class CompiledNode:
     route_keys: tuple[str, ...] = ()  # context keys read by outgoing conditions
     output_refs: tuple[str, ...] = ()  # nodes read by an ``inputs`` mapping
     join_count: int = 0  # the N of ``join: {count: N}``
+    foreach: ForEachInfo | None = None
 
     @property
     def max_attempts(self) -> int:

@@ -32,3 +32,5 @@ class Job(msgspec.Struct, frozen=True, omit_defaults=True):
     watchdog: bool = False  # a timed step's durable timeout check (not a run of the step)
     trace: str | None = None  # W3C traceparent, for jobs published later (timers, waits)
     joined: tuple[str, ...] = ()  # a count join's input steps, as its join decided them
+    index: int | None = None  # a foreach item: its position (the step is ``node[index]``)
+    items: int = 0  # a foreach item: how many items its node has

@@ -50,6 +50,7 @@ class _Run:
     waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
     claims: dict[str, int] = field(default_factory=dict)  # step -> newest token claimed
     failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
+    items: dict[str, dict[int, bytes]] = field(default_factory=dict)  # foreach step -> items
 
 
 class MemoryRunStore:
@@ -164,6 +165,15 @@ class MemoryRunStore:
         run.signals[name] = _enc.encode(data)
         run.events.append(_enc.encode(event))
         return True
+
+    async def put_items(self, run_id: str, step_id: str, start: int, items: Sequence[Any]) -> None:
+        kept = self._run(run_id).items.setdefault(step_id, {})
+        for i, item in enumerate(items, start):
+            kept.setdefault(i, _enc.encode(item))
+
+    async def get_items(self, run_id: str, step_id: str, start: int, stop: int) -> list[Any]:
+        kept = self._run(run_id).items.get(step_id, {})
+        return [_dec_any.decode(kept[i]) for i in range(start, stop) if i in kept]
 
     async def get_signal(self, run_id: str, name: str) -> tuple[bool, Any]:
         raw = self._run(run_id).signals.get(name)
