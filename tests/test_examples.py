@@ -72,6 +72,21 @@ def test_quorum(capsys: pytest.CaptureFixture[str], down: list[str], acks: int |
     assert commit == ({"acks": acks, "version": 7} if acks else None)
 
 
+@pytest.mark.parametrize("images", [["a.png", "b.png", "c.png"], []])
+def test_foreach(capsys: pytest.CaptureFixture[str], images: list[str]) -> None:
+    code, out = run(capsys, "foreach.yaml", {"images": images})
+    assert code == 0 and out["status"] == "completed"
+    thumbs = [{"thumb": f"thumb-{name}", "position": i} for i, name in enumerate(images)]
+    assert out["outputs"]["resize"] == thumbs
+    assert out["outputs"]["publish"] == {
+        "count": len(images),
+        "first": thumbs[0]["thumb"] if thumbs else None,
+    }
+    assert {k for k in out["outputs"] if k.startswith("resize[")} == {
+        f"resize[{i}]" for i in range(len(images))
+    }
+
+
 def test_loop(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "loop.yaml", {"upto": 4})
     assert code == 0
