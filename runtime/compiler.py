@@ -300,6 +300,12 @@ class _Compiler:
             back_cond = tail_of[nid].back_edge.condition if nid in tail_of else None
             if back_cond is not None:
                 route.append(back_cond)
+            if fe is not None and _keys(route):
+                self.problem(
+                    f"nodes[{i}].config.foreach",
+                    "the conditions after a foreach node cannot read `context` "
+                    "(they see its list and the run input)",
+                )
             back_tr = head_of[nid].back_edge.transform if nid in head_of else None
             if back_tr is not None:
                 exprs.append(back_tr)

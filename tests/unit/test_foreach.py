@@ -232,6 +232,17 @@ async def test_per_item_cost_is_flat() -> None:
     assert widest <= 500  # the node's output is read in pages; no step reads every item
 
 
+async def test_a_list_over_the_size_limit_fails_the_run_clearly() -> None:
+    async def big(ctx: legato.StepContext) -> str:
+        return "x" * 300_000
+
+    async with legato.Engine(max_value_bytes=1 << 20) as engine:
+        result = await engine.run(legato.compile(flow(big, 2)), [0] * 5, timeout=10)
+    assert result.status == "failed"
+    assert result.error is not None and result.error.startswith("step each failed: ")
+    assert "over the limit of 1048576 bytes" in result.error
+
+
 def problems(f: legato.Flow) -> list[tuple[str, str]]:
     with pytest.raises(BlueprintError) as err:
         legato.compile(f)
@@ -249,6 +260,7 @@ def test_foreach_problems_are_listed_together() -> None:
         .node("nowhere", source, foreach={"items": "outputs.nope"})
         .node("both", source, foreach={"items": "[1]"}, inputs="input")
         .node("extra", source, foreach={"items": "[1]", "stream": True})
+        .node("after", source)
         .edge("a", "zero")
         .edge("a", "anyj")
         .edge("b", "anyj")
@@ -256,6 +268,7 @@ def test_foreach_problems_are_listed_together() -> None:
         .edge("a", "nowhere")
         .edge("a", "both")
         .edge("a", "extra")
+        .edge("zero", "after", condition="context.k == 1")
     )
     got = problems(f)
     paths = [p for p, _ in got]
@@ -268,4 +281,40 @@ def test_foreach_problems_are_listed_together() -> None:
     assert ("nodes[5].inputs", "outputs.nope: unknown node") in got
     assert any(p == "nodes[6].config.foreach" and "inputs:" in m for p, m in got)
     assert "nodes[7].config.foreach.stream" in paths
-    assert len(got) == 6, got
+    assert any(p == "nodes[2].config.foreach" and "`context`" in m for p, m in got)
+    assert len(got) == 7, got
+
+
+@pytest.mark.parametrize("lost_after", ["each", "each[2]"])
+async def test_the_reconciler_resumes_lost_items_and_a_lost_gather(lost_after: str) -> None:
+    from legato.adapters.memory import MemoryCoordinator
+    from legato.reconciler import Reconciler
+
+    calls: Counter[str] = Counter()
+
+    async def count(ctx: legato.StepContext) -> int:
+        calls[ctx.step_id] += 1
+        return ctx.index * 10
+
+    coordinator = MemoryCoordinator()
+    backend = legato.testing.backend(coordinator=coordinator)
+    engine = legato.Engine(backend)
+    reg = legato.compile(flow(count, 2))
+    rid = await engine.start(reg, [1, 2, 3, 4, 5])
+    pump = legato.testing.Pump(engine)
+    while pump.collect():  # the jobs published by or after `lost_after` are lost
+        job = await pump.step(0)
+        if job.step_id == lost_after:
+            pump.collect().clear()
+    assert (await engine.status(rid)).status == "running"
+    await coordinator.forget_run(rid)  # and the coordinator lost the items' join
+    reconciler = Reconciler(backend, stalled_after=0)
+    for _ in range(5):
+        await reconciler.run_once()
+        await pump.run()
+    result = await engine.result(await engine.status(rid))
+    await engine.close()
+    assert result.status == "completed", result.error
+    assert result.outputs["each"] == [0, 10, 20, 30, 40]
+    assert result.outputs["total"] == 100
+    assert calls == {f"each[{i}]": 1 for i in range(5)}
