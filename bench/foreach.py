@@ -82,8 +82,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s) for s in args.items.split(",")]
     report: dict[str, Any] = {"window": args.window, "embedded": await measure(None, sizes, args)}
     if not args.embedded_only:
-        from legato.adapters import open_backend
         from loadkit.cluster import connect_settings, drop_fresh
+
+        from legato.adapters import open_backend
 
         cluster = connect_settings(args)
         try:
