@@ -32,7 +32,7 @@ from collections.abc import Callable, Container, Mapping
 from typing import Any
 
 from legato.runtime import outcomes
-from legato.runtime.errors import NonRetryableError
+from legato.runtime.errors import LegatoError, NonRetryableError
 from legato.runtime.inputs import ref_steps
 from legato.runtime.joins import JoinDecision
 from legato.runtime.ports import Coordinator, RunStore
@@ -213,7 +213,12 @@ class Fanout:
             ids = [item_step(parent.step_id, i) for i in range(first, min(first + PAGE, count))]
             records = await self.store.get_steps(parent.run_id, ids)
             output.extend(records[sid].output for sid in ids)
-        done = self.completion(node, parent, output, header.input)
+        try:
+            done = self.completion(node, parent, output, header.input)
+        except LegatoError as exc:  # the list is too large, or a condition failed
+            error = f"step {parent.step_id} failed: {outcomes.error_message(exc)}"
+            await self.router.ending.fail(parent.run_id, error, parent.step_id)
+            return []
         record = await self.store.resolve_step(
             parent.run_id, parent.step_id, done.record, done.event
         )
