@@ -112,3 +112,39 @@ async def auto_reject(ctx: legato.StepContext) -> dict[str, Any]:
 
 async def archive(ctx: legato.StepContext) -> str:
     return "approved" if ctx.input.get("approved") else "rejected"
+
+
+# -- quorum.yaml -----------------------------------------------------------------------------
+
+
+async def prepare_write(ctx: legato.StepContext) -> dict[str, Any]:
+    value = ctx.input if isinstance(ctx.input, dict) else {}
+    return {"version": 7, "down": list(value.get("down", []))}
+
+
+async def replicate(ctx: legato.StepContext) -> dict[str, Any]:
+    return {"replica": ctx.node_id, "version": ctx.input["version"]}
+
+
+async def commit(ctx: legato.StepContext) -> dict[str, Any]:
+    # ctx.input: {replica: output} of the 2 replicas that acknowledged first
+    versions = {ack["version"] for ack in ctx.input.values()}
+    return {"acks": len(ctx.input), "version": versions.pop()}
+
+
+# -- foreach.yaml ----------------------------------------------------------------------------
+
+
+async def list_images(ctx: legato.StepContext) -> list[str]:
+    value = ctx.input if isinstance(ctx.input, dict) else {}
+    return list(value.get("images", ["cat.png", "dog.png", "owl.png", "fox.png"]))
+
+
+async def resize(ctx: legato.StepContext) -> dict[str, Any]:
+    # ctx.input: one image; ctx.index: its position; the step is resize[<index>]
+    return {"thumb": f"thumb-{ctx.input}", "position": ctx.index}
+
+
+async def publish_album(ctx: legato.StepContext) -> dict[str, Any]:
+    # ctx.input: resize's output, the list of item outputs in item order
+    return {"count": len(ctx.input), "first": ctx.input[0]["thumb"] if ctx.input else None}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import msgspec
 
 from legato.runtime.ending import RunEnding
+from legato.runtime.foreach import Fanout, first_jobs
 from legato.runtime.history import RunState, StepState, fold
 from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
@@ -40,10 +41,25 @@ class Resumption:
 class Resumer:
     """Resumes runs of one backend."""
 
-    def __init__(self, backend: Backend, ending: RunEnding, *, retry_grace: float = 30.0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        ending: RunEnding,
+        *,
+        retry_grace: float = 30.0,
+        max_value_bytes: int = 1 << 20,
+    ) -> None:
         self.backend = backend
         self.ending = ending
         self.router = Router(backend.store, backend.coordinator, ending, backend.clock.now)
+        self.fanout = Fanout(
+            backend.store,
+            backend.coordinator,
+            self.router,
+            backend.clock.now,
+            worker="reconciler",
+            max_value_bytes=max_value_bytes,
+        )
         self.retry_grace = retry_grace
 
     async def resume(self, header: RunHeader, reg: Registry, *, now: float) -> Resumption:
@@ -67,10 +83,26 @@ class Resumer:
             position = StepId.parse(sid)
             if node is None or (node.loop is not None and position.iteration is None):
                 continue  # not of this blueprint, or a loop's exit alias (re-made below)
+            if position.item is not None:  # a foreach item: its chain and its node's gather
+                parent = state.steps.get(position.parent)
+                if parent is None or parent.items is None or node.foreach is None:
+                    continue
+                item = Job(run_id, sid, node.id, reg.id, reg.version, position.position)
+                item = _with_item(item, position.item, parent.items)
+                for job in await self.fanout.successors(reg, header, node, item, resolved=resolved):
+                    jobs.setdefault(job.step_id, job)
+                continue
             for job in await self.router.successors(
                 reg, header, node, position.position, rec, resolved=resolved
             ):
                 jobs.setdefault(job.step_id, job)
+        for sid, st in state.steps.items():  # foreach steps whose items were never started
+            node = reg.nodes.get(st.node)
+            if st.items and node is not None and node.foreach is not None and not st.resolved:
+                own = Job(run_id, sid, node.id, reg.id, reg.version, StepId.parse(sid).position)
+                for job in first_jobs(own, node, st.items):
+                    if job.step_id not in resolved:
+                        jobs.setdefault(job.step_id, job)
         due: list[Job] = []
         later: list[float] = []
         for sid, job in jobs.items():
@@ -125,3 +157,7 @@ def _gave_up(reg: Registry, state: RunState) -> str | None:
 
 def _with(job: Job, attempt: int, deadline: float | None) -> Job:
     return msgspec.structs.replace(job, attempt=attempt, deadline=deadline)
+
+
+def _with_item(job: Job, index: int, count: int) -> Job:
+    return msgspec.structs.replace(job, index=index, items=count)

@@ -18,7 +18,7 @@ from legato.runtime.errors import BackendUnavailableError, LeaseLostError, StepC
 from legato.runtime.lease import Holding, Leases
 from legato.runtime.ports import RunStore, Timers
 from legato.runtime.registry import CompiledNode, Registry
-from legato.runtime.routing import decide
+from legato.runtime.routing import Routing, decide
 from legato.runtime.stepcontext import Contexts
 from legato.runtime.tracing import stamp
 from legato.schemas import Job, RunHeader, StepRecord
@@ -97,10 +97,14 @@ class Attempts:
             outcomes.check_values(output, ctx.context.writes, self.max_value_bytes)
             route_ctx = (
                 await self.contexts.route_values(reg, header, node, job, ctx)
-                if node.route_keys
+                if node.route_keys and job.index is None
                 else {}
             )
-            routing = decide(node, job.iteration, output, action, header.input, route_ctx)
+            routing = (  # a foreach item: its node routes, once every item is resolved
+                decide(node, job.iteration, output, action, header.input, route_ctx)
+                if job.index is None
+                else Routing(())
+            )
         except (StepCancelled, LeaseLostError, BackendUnavailableError):
             raise
         except Exception as exc:

@@ -74,7 +74,8 @@ class Flow:
         retry: Retry | None = None,
         timeout: float | None = None,
         fallback: str | None = None,
-        join: str = "all",
+        join: str | Mapping[str, int] = "all",
+        foreach: Mapping[str, Any] | None = None,
     ) -> Flow:
         if callable(uses):
             name = f"{self.id}.{node_id}"
@@ -82,7 +83,9 @@ class Flow:
             uses = name
         config = _present(retry=_plain(retry), timeout=timeout, fallback=fallback)
         if join != "all":
-            config["join"] = join
+            config["join"] = _copy(join)
+        if foreach is not None:
+            config["foreach"] = _copy(foreach)
         node = _present(id=node_id, uses=uses, params=_copy(params), inputs=_copy(inputs))
         if config:
             node["config"] = config

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from legato.runtime import cron
 from legato.runtime.blueprint import Flow
@@ -24,13 +24,15 @@ from legato.runtime.nodes import (
     implementation,
     resolve,
 )
-from legato.runtime.registry import CompiledEdge, CompiledNode, LoopInfo, Registry
+from legato.runtime.registry import CompiledEdge, CompiledNode, ForEachInfo, LoopInfo, Registry
 from legato.runtime.structure import Reading, read_blueprint
 from legato.runtime.waits import check_params
 from legato.schemas import Blueprint, Edge, Node
+from legato.schemas.blueprint import CountJoin
 
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")  # no "#", "[", "]": see runtime/steps.py
 EDGE_VARIABLES = ("output", "input", "context", "iteration")
+_Parts = tuple[Implementation | None, Any, ForEachInfo | None]  # impl, inputs, foreach
 INPUT_VARIABLES = ("input", "outputs", "context", "iteration")
 
 
@@ -60,8 +62,8 @@ class _Compiler:
 
     # -- nodes ---------------------------------------------------------------------------
 
-    def check_nodes(self) -> dict[str, tuple[Implementation | None, Any]]:
-        out: dict[str, tuple[Implementation | None, Any]] = {}
+    def check_nodes(self) -> dict[str, _Parts]:
+        out: dict[str, _Parts] = {}
         if not self.bp.nodes:
             self.problem("nodes", "a blueprint needs at least one node")
         for i, node in enumerate(self.bp.nodes):
@@ -69,7 +71,7 @@ class _Compiler:
             if not _ID.match(node.id):
                 self.problem(f"{path}.id", f"invalid node id {node.id!r} (letters, digits, _ . -)")
             impl = self.impl(node, path)
-            parts = (impl, self.inputs(node, path, impl))
+            parts = (impl, self.inputs(node, path, impl), self.foreach(node, path))
             self.check_config(node, path)
             if self.reading.reported(f"{path}.id"):
                 continue  # checked, but nothing can refer to it
@@ -126,6 +128,23 @@ class _Compiler:
         except cron.ScheduleError as exc:
             self.problem("schedule.cron", str(exc))
 
+    def foreach(self, node: Node, path: str) -> ForEachInfo | None:
+        fe = node.config.foreach
+        if fe is None:
+            return None
+        fp = f"{path}.config.foreach"
+        window = fe.max_concurrency
+        if isinstance(window, int) and window < 1:
+            self.problem(f"{fp}.max_concurrency", "must be at least 1 (omit it for no bound)")
+        if node.config.join == "any":
+            self.problem(fp, "a foreach node cannot have `join: any` (its items need one input)")
+        if node.inputs is not None:
+            self.problem(fp, "a foreach node takes its items, not `inputs:` (use items' CEL)")
+        if not isinstance(fe.items, str):
+            return None  # a stand-in: reported
+        items = self.expr(fe.items, INPUT_VARIABLES, f"{fp}.items")
+        return ForEachInfo(items, window) if items is not None else None
+
     def check_config(self, node: Node, path: str) -> None:
         cfg = node.config
         if cfg.timeout is not None and cfg.timeout <= 0:
@@ -143,6 +162,9 @@ class _Compiler:
                 self.problem(f"{rp}.jitter", "must be between 0 and 1")
         if cfg.fallback is not None and cfg.fallback == node.id:
             self.problem(f"{path}.config.fallback", "a node cannot be its own fallback")
+        need = cfg.join.count if isinstance(cfg.join, CountJoin) else 1
+        if isinstance(need, int) and need < 1:  # a stand-in (a str) was reported already
+            self.problem(f"{path}.config.join.count", "must be at least 1")
 
     # -- edges ---------------------------------------------------------------------------
 
@@ -216,6 +238,7 @@ class _Compiler:
         for t in {t for t in tails if tails.count(t) > 1}:
             self.problem("edges", f"node {t!r} has more than one loop edge")
         fallbacks = self.check_fallbacks(succ, pred, back)
+        self.check_count_joins(pred)
         order, cycle = topological_order(self.index, succ, pred)
         if cycle is not None:
             self.problem(
@@ -242,6 +265,15 @@ class _Compiler:
                 return j
         return -1
 
+    def check_count_joins(self, pred: dict[str, list[str]]) -> None:
+        for nid, i in self.index.items():
+            need = _count(self.bp.nodes[i])
+            if need > max(len(pred[nid]), 1):
+                self.problem(
+                    f"nodes[{i}].config.join.count",
+                    f"{need} is more than the {len(pred[nid])} predecessor(s) of {nid!r}",
+                )
+
     def check_fallbacks(
         self, succ: dict[str, list[str]], pred: dict[str, list[str]], back: list[CompiledEdge]
     ) -> frozenset[str]:
@@ -262,7 +294,7 @@ class _Compiler:
 
     def build(
         self,
-        parts: dict[str, tuple[Implementation | None, Any]],
+        parts: dict[str, _Parts],
         forward: list[CompiledEdge],
         loops: list[LoopInfo],
         order: list[str],
@@ -279,18 +311,25 @@ class _Compiler:
             out_edges[e.source].append(e)
             in_edges[e.target][e.source] = e
         head_of = {lp.head: lp for lp in loops}
-        nodes_join = {nid: self.bp.nodes[i].config.join for nid, i in self.index.items()}
+        nodes_join = {nid: _mode(self.bp.nodes[i]) for nid, i in self.index.items()}
         nodes: dict[str, CompiledNode] = {}
         for nid, i in self.index.items():
             spec = self.bp.nodes[i]
-            impl, inputs = parts[nid]
+            impl, inputs, fe = parts[nid]
             if impl is None:  # already reported; stands in so the rest is checked
                 impl = Implementation(_unresolved, "async")
-            exprs = _exprs(inputs) + [e.transform for e in in_edges[nid].values() if e.transform]
+            own = _exprs(inputs, fe)
+            exprs = own + [e.transform for e in in_edges[nid].values() if e.transform]
             route = [e.condition for e in out_edges[nid] if e.condition]
             back_cond = tail_of[nid].back_edge.condition if nid in tail_of else None
             if back_cond is not None:
                 route.append(back_cond)
+            if fe is not None and _keys(route):
+                self.problem(
+                    f"nodes[{i}].config.foreach",
+                    "the conditions after a foreach node cannot read `context` "
+                    "(they see its list and the run input)",
+                )
             back_tr = head_of[nid].back_edge.transform if nid in head_of else None
             if back_tr is not None:
                 exprs.append(back_tr)
@@ -303,7 +342,9 @@ class _Compiler:
                 retry=spec.config.retry,
                 timeout=spec.config.timeout,
                 fallback=spec.config.fallback,
-                join=spec.config.join,
+                join=nodes_join[nid],
+                join_count=_count(spec),
+                foreach=fe,
                 topo=topo[nid],
                 preds=tuple(pred[nid]),
                 in_edges=MappingProxyType(in_edges[nid]),
@@ -312,7 +353,7 @@ class _Compiler:
                 ends_run=ends_run(nid, succ, pred, fallbacks, loop_of, nodes_join),
                 input_keys=_keys(exprs),
                 route_keys=_keys(route),
-                output_refs=tuple(dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs)),
+                output_refs=tuple(dict.fromkeys(r for x in own for r in x.output_refs)),
             )
         registry = Registry(
             blueprint=self.bp,
@@ -338,9 +379,9 @@ class _Compiler:
         object.__setattr__(registry, "warnings", tuple(self.warnings))
         return registry
 
-    def check_unknown_refs(self, parts: dict[str, tuple[Implementation | None, Any]]) -> None:
-        for nid, (_, inputs) in parts.items():
-            for ref in dict.fromkeys(r for x in _exprs(inputs) for r in x.output_refs):
+    def check_unknown_refs(self, parts: dict[str, _Parts]) -> None:
+        for nid, (_, inputs, fe) in parts.items():
+            for ref in dict.fromkeys(r for x in _exprs(inputs, fe) for r in x.output_refs):
                 if ref not in self.index:
                     path = f"nodes[{self.index[nid]}].inputs"
                     self.problem(path, f"outputs.{ref}: unknown node{self.hint(ref)}")
@@ -367,12 +408,25 @@ class _Compiler:
                     )
 
 
-def _exprs(inputs: Any) -> list[Expr]:
+def _mode(node: Node) -> Literal["all", "any", "count"]:
+    join = node.config.join
+    return "count" if isinstance(join, CountJoin) else join
+
+
+def _count(node: Node) -> int:
+    """The N of a count join, 0 if none (or if it did not parse: a stand-in)."""
+    join = node.config.join
+    return join.count if isinstance(join, CountJoin) and isinstance(join.count, int) else 0
+
+
+def _exprs(inputs: Any, fe: ForEachInfo | None = None) -> list[Expr]:
+    """The node's own expressions over ``inputs:`` variables (its foreach items too)."""
+    own = [fe.items] if fe is not None else []
     if inputs is None:
-        return []
+        return own
     if isinstance(inputs, Expr):
-        return [inputs]
-    return [x for x in inputs.values() if x is not None]
+        return [inputs, *own]
+    return [x for x in inputs.values() if x is not None] + own
 
 
 def _keys(exprs: list[Expr]) -> tuple[str, ...]:

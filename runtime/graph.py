@@ -140,7 +140,8 @@ def ends_run(
     """Whether the run must wait for this node's own arrival before it completes.
 
     A node whose resolution is implied by a successor's (one that waits for all its
-    predecessors) need not arrive; a sink, or a node feeding only ``any`` joins, must.
+    predecessors) need not arrive; a sink, or a node feeding only ``any`` or ``count``
+    joins (which may run before it resolves), must.
     Inside a loop only the last node (under its plain id, at the loop's exit) counts.
     """
     if nid in fallbacks:
@@ -148,4 +149,4 @@ def ends_run(
     lp = loop_of.get(nid)
     if lp is not None and lp.tail != nid:
         return False
-    return all(joins[s] == "any" and len(pred[s]) > 1 for s in succ[nid])
+    return all(joins[s] in ("any", "count") and len(pred[s]) > 1 for s in succ[nid])

@@ -53,6 +53,7 @@ class StepState:
         retry_at: when the next attempt is due (``retrying`` only).
         until: when a ``waiting`` step's wait ends (None: when its signal comes).
         signal: the signal a ``waiting`` step waits for.
+        items: a foreach step's number of items (once they are kept).
     """
 
     status: str
@@ -68,6 +69,7 @@ class StepState:
     retry_at: float | None = None
     until: float | None = None
     signal: str | None = None
+    items: int | None = None
 
     @property
     def resolved(self) -> bool:
@@ -168,6 +170,8 @@ def fold(
                     )
                 elif not prev.resolved:
                     prev.status, prev.until, prev.signal = "waiting", event.until, event.signal
+                if event.items is not None:
+                    state.steps[event.step_id].items = event.items
             case SignalReceived():
                 state.signals.setdefault(event.name, {})[event.id] = event.data
             case RunPaused():

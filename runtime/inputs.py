@@ -2,9 +2,10 @@
 
 A step's input is the run's input (a start node), its predecessor's output, a
 dict ``{predecessor: output}`` for a join (an ``any`` join: only the one that
-fired it), the previous iteration's last output (a loop's first node, again),
-or what the node's ``inputs:`` expressions select from the run input, the
-outputs of upstream nodes and the context.
+fired it; a ``count`` join: the ``N`` its join decided, carried by the job), the
+previous iteration's last output (a loop's first node, again), or what the
+node's ``inputs:`` expressions select from the run input, the outputs of upstream
+nodes and the context.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def pred_steps(reg: Registry, node: CompiledNode, job: Job) -> Mapping[str, Comp
         if job.trigger is None:
             return {}
         return {job.trigger: node.in_edges[StepId.parse(job.trigger).node]}
+    if node.join == "count" and len(node.preds) > 1:
+        return {sid: node.in_edges[StepId.parse(sid).node] for sid in job.joined}
     return {_same_loop_step(reg, node, p, it): node.in_edges[p] for p in node.preds}
 
 
@@ -46,6 +49,8 @@ def ref_steps(reg: Registry, node: CompiledNode, iteration: int) -> dict[str, st
 
 def input_steps(reg: Registry, node: CompiledNode, job: Job) -> list[str]:
     """Every step whose record the step's input is made of: predecessors first."""
+    if job.index is not None:
+        return []  # a foreach item: its input is its item
     preds = pred_steps(reg, node, job)
     if not node.output_refs:
         return list(preds)

@@ -66,6 +66,7 @@ class StepContext(Generic[In]):
         run_id, step_id, node_id: where this step stands.
         attempt: 1-based attempt number.
         iteration: the loop iteration (0 outside loops).
+        index: a foreach item's position in its list (None outside foreach).
         context: async ``get(key)`` / ``set(key, value)`` on the run context.
         error: for a fallback node, the error of the node it stands in for.
         cancelled: set when the run was cancelled while the step runs (long-running
@@ -77,6 +78,7 @@ class StepContext(Generic[In]):
         "cancelled",
         "context",
         "error",
+        "index",
         "input",
         "iteration",
         "node_id",
@@ -99,6 +101,7 @@ class StepContext(Generic[In]):
         iteration: int,
         context: RunContext,
         error: str | None = None,
+        index: int | None = None,
     ) -> None:
         self.input = input
         self.params = params
@@ -109,4 +112,5 @@ class StepContext(Generic[In]):
         self.iteration = iteration
         self.context = context
         self.error = error
+        self.index = index
         self.cancelled = False

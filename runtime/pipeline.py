@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from legato.runtime import metrics, outcomes, pausing
+from legato.runtime import foreach, metrics, outcomes, pausing
 from legato.runtime.attempt import Attempts, Done, Failed
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import BackendUnavailableError, FencingError, SignalTakenError
@@ -83,6 +83,14 @@ class StepCore:
         self.leases = leases
         self.ending = ending
         self.router = Router(backend.store, backend.coordinator, ending, self.clock.now)
+        self.fanout = foreach.Fanout(
+            backend.store,
+            backend.coordinator,
+            self.router,
+            self.clock.now,
+            worker=worker_id,
+            max_value_bytes=max_value_bytes,
+        )
         self.attempts = Attempts(
             backend.store,
             backend.timers,
@@ -115,7 +123,7 @@ class StepCore:
             return
         if view.record is not None:
             if not job.watchdog:  # a watchdog only checks that its step ended
-                await self.redrive(reg, header, node, job.iteration, view.record)
+                await self.redrive(reg, header, node, job, view.record)
             return
         if holding.token is None:
             await self.hand_over(job, holding.grant.held_for)
@@ -123,6 +131,9 @@ class StepCore:
         failed = view.failure
         if failed is not None and failed.attempt >= job.attempt:
             await self.after_failure(reg, header, node, job, view.inputs, holding, failed)
+            return
+        if node.foreach is not None and job.index is None:
+            await self.expand(reg, header, node, job, view.inputs, holding)
             return
         outcome = await self.attempts.run(reg, header, node, job, view.inputs, holding)
         if isinstance(outcome, Parked):
@@ -168,9 +179,53 @@ class StepCore:
             return
         holding.resolved = True
         metrics.step_completed(job.blueprint, node.id, done.event.at - done.event.started_at)
-        jobs = await self.router.successors(reg, header, node, job.iteration, record)
+        jobs = await self.follow(reg, header, node, job, record, check=False)
         if jobs:
             await self.bus.publish(jobs)
+
+    async def follow(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        record: StepRecord,
+        *,
+        check: bool = True,
+    ) -> list[Job]:
+        """The jobs that follow a resolved step (a foreach item: see ``foreach``)."""
+        if job.index is not None:
+            return await self.fanout.successors(reg, header, node, job, check=check)
+        return await self.router.successors(reg, header, node, job.iteration, record)
+
+    async def expand(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        inputs: dict[str, StepRecord],
+        holding: Holding,
+    ) -> None:
+        """A foreach node's own step: its items' jobs, or ``[]`` at once."""
+        try:
+            ctx = await self.attempts.contexts.values(
+                reg, header.run_id, node, job.iteration, node.input_keys
+            )
+            items = foreach.items_of(reg, node, job.iteration, header.input, inputs, ctx)
+            done = self.fanout.completion(node, job, [], header.input) if not items else None
+        except BackendUnavailableError:
+            raise
+        except Exception as exc:
+            await self.fail(reg, header, node, job, inputs, holding, exc)
+            return
+        if done is not None:
+            await self.complete(reg, header, node, job, holding, done)
+            return
+        jobs = await self.fanout.expand(node, job, items)
+        await self.leases.release_now(holding)  # no worker slot is held while items run
+        for batch in foreach.batches(jobs):
+            await self.bus.publish(batch)
 
     async def write(self, holding: Holding, write: Callable[[], Awaitable[T]]) -> T:
         """Retry a write through a server outage while the lease holds: the outcome is
@@ -201,10 +256,10 @@ class StepCore:
     # -- re-drives and hand-overs ----------------------------------------------------------
 
     async def redrive(
-        self, reg: Registry, header: RunHeader, node: CompiledNode, it: int, record: StepRecord
+        self, reg: Registry, header: RunHeader, node: CompiledNode, job: Job, record: StepRecord
     ) -> None:
         """A resolved step's job again: deliver its arrivals, publish what is unresolved."""
-        jobs = await self.router.successors(reg, header, node, it, record)
+        jobs = await self.follow(reg, header, node, job, record)
         if jobs:
             done = await self.store.get_steps(header.run_id, [j.step_id for j in jobs])
             jobs = [j for j in jobs if j.step_id not in done]
@@ -264,6 +319,9 @@ class StepCore:
                 retry = msgspec.structs.replace(job, attempt=job.attempt + 1, deadline=None)
                 await self.timers.schedule(failed.retry_at, stamp(retry))
             return
+        if node.fallback is not None and job.index is not None:
+            await self.item_fallback(reg, header, node, job, holding, failed)
+            return
         if node.fallback is not None:
             fb = reg.nodes[node.fallback]
             outcome = await self.attempts.run(
@@ -287,6 +345,43 @@ class StepCore:
             )
         except FencingError:
             log.warning("%s/%s was taken over; not failing its run", job.run_id, job.step_id)
+
+    async def item_fallback(
+        self,
+        reg: Registry,
+        header: RunHeader,
+        node: CompiledNode,
+        job: Job,
+        holding: Holding,
+        failed: StepFailed,
+    ) -> None:
+        """A foreach item failed for good: the node's fallback stands in for the whole
+        node (run once, with the node's input; unfenced, as the node's own step is
+        leased by nobody while its items run), else the run fails."""
+        parent = foreach.parent_job(job)
+        view = await self.store.read_step(
+            job.run_id, parent.step_id, input_steps(reg, node, parent)
+        )
+        if view.record is not None:  # another item's failure ran the fallback already
+            return
+        assert node.fallback is not None
+        fb = reg.nodes[node.fallback]
+        outcome = await self.attempts.run(
+            reg, header, node, parent, view.inputs, holding, fallback=fb, error=failed.error
+        )
+        if isinstance(outcome, Done):
+            done = outcome.completion
+            record = await self.store.resolve_step(
+                job.run_id, parent.step_id, done.record, done.event, done.context
+            )
+            jobs = await self.router.successors(reg, header, node, parent.iteration, record)
+            if jobs:
+                await self.bus.publish(jobs)
+            return
+        error = f"step {job.step_id} failed: {failed.error}; fallback {fb.id} failed too"
+        if isinstance(outcome, Failed):
+            error = f"{error}: {outcome.error}"
+        await self.ending.fail(header.run_id, error, job.step_id, None)
 
 
 def report_failure(job: Job, failed: StepFailed, exc: BaseException) -> None:

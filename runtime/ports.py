@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from legato.runtime.clock import SYSTEM_CLOCK, Clock
-from legato.runtime.joins import JoinDecision, JoinMode
+from legato.runtime.joins import CountDecision, JoinDecision, JoinMode
 from legato.runtime.runindex import RunPage as RunPage  # the listing's types, re-exported
 from legato.runtime.runindex import RunQuery as RunQuery
 from legato.runtime.runindex import RunSummary as RunSummary
@@ -159,6 +159,15 @@ class RunStore(Resource, Protocol):
     ) -> None:
         """Append a failed attempt (the step stays unresolved); ``read_step`` returns
         it as the step's ``failure``. A stale ``fence`` raises ``FencingError``."""
+
+    async def put_items(self, run_id: str, step_id: str, start: int, items: Sequence[Any]) -> None:
+        """Keep a foreach step's items by position, from ``start`` on (idempotent: a
+        position written again gets the same value). The last position is written
+        after every other, so once it is kept, all of them are."""
+
+    async def get_items(self, run_id: str, step_id: str, start: int, stop: int) -> list[Any]:
+        """The step's items at positions ``start`` to ``stop - 1`` that were kept, in
+        order (a step reads its own item, never the whole list)."""
 
     async def append_event(self, run_id: str, event: Event) -> None:
         """Append an event that resolves nothing and is no progress (a step waiting)."""
@@ -308,6 +317,19 @@ class Coordinator(Resource, Protocol):
     ) -> JoinDecision:
         """Record that ``predecessor`` arrived (taken or skipped) at ``step_id`` and
         decide by ``legato.runtime.joins.arrive`` (atomically, once per join)."""
+
+    async def arrive_count(
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        count: int,
+    ) -> CountDecision:
+        """An arrival at a ``count`` join (``join: {count: N}``), decided by
+        ``legato.runtime.joins.arrive_count``: with the ``N`` joined predecessors
+        when it fires (the same ones again for a repeat of the deciding arrival)."""
 
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
         """Take the step's lease for ``ttl`` seconds, unless another owner holds it."""

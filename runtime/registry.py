@@ -35,6 +35,14 @@ class LoopInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ForEachInfo:
+    """A foreach node: ``items`` gives the list; ``window`` bounds the items in flight."""
+
+    items: Expr
+    window: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledNode:
     id: str
     spec: Node
@@ -44,7 +52,7 @@ class CompiledNode:
     retry: Retry | None
     timeout: float | None
     fallback: str | None
-    join: Literal["all", "any"]
+    join: Literal["all", "any", "count"]
     topo: int
     preds: tuple[str, ...]
     in_edges: Mapping[str, CompiledEdge]
@@ -54,6 +62,8 @@ class CompiledNode:
     input_keys: tuple[str, ...] = ()  # context keys read to build the input
     route_keys: tuple[str, ...] = ()  # context keys read by outgoing conditions
     output_refs: tuple[str, ...] = ()  # nodes read by an ``inputs`` mapping
+    join_count: int = 0  # the N of ``join: {count: N}``
+    foreach: ForEachInfo | None = None
 
     @property
     def max_attempts(self) -> int:

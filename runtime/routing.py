@@ -70,9 +70,20 @@ def decide(
     return Routing(tuple(e.target for e in node.out_edges if not _taken(e, action, variables)))
 
 
-def step_job(reg: Registry, run_id: str, node: CompiledNode, iteration: int, trigger: str) -> Job:
-    """The job of ``node``'s step at ``iteration``, fired by step ``trigger``."""
-    return Job(run_id, node.step_id(iteration), node.id, reg.id, reg.version, iteration, 1, trigger)
+def step_job(
+    reg: Registry,
+    run_id: str,
+    node: CompiledNode,
+    iteration: int,
+    trigger: str,
+    joined: tuple[str, ...] = (),
+) -> Job:
+    """The job of ``node``'s step at ``iteration``, fired by step ``trigger`` (a count
+    join: with the ``joined`` steps its input is made of)."""
+    sid = node.step_id(iteration)
+    if joined:
+        return Job(run_id, sid, node.id, reg.id, reg.version, iteration, 1, trigger, joined=joined)
+    return Job(run_id, sid, node.id, reg.id, reg.version, iteration, 1, trigger)
 
 
 class Router:
@@ -140,8 +151,13 @@ class Router:
                 t_it = it if t.loop is not None and t.loop is n.loop else 0
                 tid = t.step_id(t_it)
                 taken = rec.status == "done" and e.target not in skipped
+                joined: tuple[str, ...] = ()
                 if len(t.preds) == 1:  # as ``arrive``, without an await on the hot path
                     decision = joins.alone(taken)
+                elif t.join == "count":
+                    decision, joined = await self.coordinator.arrive_count(
+                        run_id, tid, src, taken, len(t.preds), t.join_count
+                    )
                 else:
                     decision = await self.arrive(run_id, tid, src, taken, len(t.preds), t.join)
                 if tid in resolved:
@@ -149,7 +165,7 @@ class Router:
                 if decision is JoinDecision.RUN:
                     if len(t.preds) > 1:
                         metrics.join_fired(reg.id, t.id)
-                    jobs.append(step_job(reg, run_id, t, t_it, src))
+                    jobs.append(step_job(reg, run_id, t, t_it, src, joined))
                 elif decision is JoinDecision.SKIP:
                     work.append((t, t_it, await self.skip(run_id, t, t_it)))
                     metrics.step_skipped(reg.id, t.id)

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from legato.runtime.context import visible_value
+from legato.runtime.errors import NonRetryableError
 from legato.runtime.inputs import build_input
 from legato.runtime.nodectx import MISSING, RunContext, StepContext
 from legato.runtime.ports import RunStore
 from legato.runtime.registry import CompiledNode, Registry
+from legato.runtime.steps import StepId
 from legato.schemas import Job, RunHeader, StepRecord
 
 
@@ -51,10 +53,17 @@ class Contexts:
         """The ``ctx`` of ``job``'s step; ``runs`` is the node whose code runs (a
         fallback stands in for ``node`` with the same input, and gets ``error``)."""
         run_id, it = header.run_id, job.iteration
-        ctx_values = (
-            await self.values(reg, run_id, node, it, node.input_keys) if node.input_keys else {}
-        )
-        value = build_input(reg, node, job, header.input, records, ctx_values)
+        if job.index is not None and runs is None:  # a foreach item: its own item only
+            parent = StepId.parse(job.step_id).parent
+            got = await self.store.get_items(run_id, parent, job.index, job.index + 1)
+            if not got:
+                raise NonRetryableError(f"item {job.index} of {parent} was not kept")
+            value = got[0]
+        else:
+            ctx_values = (
+                await self.values(reg, run_id, node, it, node.input_keys) if node.input_keys else {}
+            )
+            value = build_input(reg, node, job, header.input, records, ctx_values)
 
         async def loader(key: str) -> Any:
             writes = (await self.store.get_context(run_id, (key,))).get(key, [])
@@ -71,6 +80,7 @@ class Contexts:
             iteration=it,
             context=RunContext(loader),
             error=error,
+            index=job.index if runs is None else None,
         )
 
     async def route_values(

@@ -1,9 +1,10 @@
 """Step identity: which execution of which node a step is.
 
 A step id is the node id plus its position: ``check`` (outside loops),
-``check#3`` (loop iteration 3). The string form is what jobs, records and
-history carry; ``StepId`` is the one place it is built and parsed. Node ids
-cannot contain ``#`` (the compiler checks), so parsing is unambiguous.
+``check#3`` (loop iteration 3), ``resize[17]`` (item 17 of a foreach node),
+``resize#3[17]`` (both). The string form is what jobs, records and history
+carry; ``StepId`` is the one place it is built and parsed. Node ids cannot
+contain ``#``, ``[`` or ``]`` (the compiler checks), so parsing is unambiguous.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from typing import NamedTuple
 
 
 class StepId(NamedTuple):
-    """A step's node and loop iteration (``None`` outside a loop)."""
+    """A step's node, loop iteration (``None`` outside a loop) and foreach item
+    (``None`` for a node's own step)."""
 
     node: str
     iteration: int | None = None
+    item: int | None = None
 
     def __str__(self) -> str:
+        base = self.node if self.iteration is None else f"{self.node}#{self.iteration}"
+        return base if self.item is None else f"{base}[{self.item}]"
+
+    @property
+    def parent(self) -> str:
+        """The step id of the node's own step (a foreach item's parent)."""
         return self.node if self.iteration is None else f"{self.node}#{self.iteration}"
 
     @property
@@ -37,9 +46,19 @@ class StepId(NamedTuple):
         return f"{node}#{iteration}" if looped else node
 
 
+def item_step(parent: str, index: int) -> str:
+    """The step id of item ``index`` of the foreach step ``parent``."""
+    return f"{parent}[{index}]"
+
+
 @lru_cache(maxsize=65_536)
 def _parse(text: str) -> StepId:
+    index = None
+    if text.endswith("]"):
+        base, sep, pos = text[:-1].rpartition("[")
+        if sep and pos.isdigit():
+            text, index = base, int(pos)
     node, sep, it = text.rpartition("#")
     if sep and it.isdigit():
-        return StepId(node, int(it))
-    return StepId(text)
+        return StepId(node, int(it), index)
+    return StepId(text, None, index)

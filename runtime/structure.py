@@ -119,6 +119,9 @@ def _field(
     structs = [o for o in options if isinstance(o, type) and issubclass(o, msgspec.Struct)]
     if structs and isinstance(raw, Mapping):
         return True, _struct(raw, structs[0], path, problems)
+    scalars = [o for o in options if o not in structs and o is not type(None)]
+    if structs and scalars and not isinstance(raw, Mapping):
+        structs, tp = [], scalars[0]  # `join: any` or `join: {count: 2}`: the scalar form
     if structs and not (raw is None and type(None) in options):
         expected = " | ".join(
             ["object"]

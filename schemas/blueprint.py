@@ -29,13 +29,30 @@ class Retry(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaul
     jitter: float = 0.1
 
 
+class CountJoin(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``join: {count: N}``: the node runs once ``N`` of its predecessors delivered,
+    with those ``N`` outputs; it is skipped once fewer than ``N`` still can."""
+
+    count: int
+
+
+class ForEach(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """Run the node once per item of a list: ``items`` is CEL over the variables of
+    ``inputs:`` and must give a list; at most ``max_concurrency`` items are in flight
+    at once across all workers (unbounded when absent)."""
+
+    items: str
+    max_concurrency: int | None = None
+
+
 class NodeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """Execution settings of a node."""
 
     retry: Retry | None = None
     timeout: float | None = None
     fallback: str | None = None
-    join: Literal["all", "any"] = "all"
+    join: Literal["all", "any"] | CountJoin = "all"
+    foreach: ForEach | None = None
 
 
 class Node(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
@@ -127,7 +144,7 @@ def blueprint_json_schema() -> dict[str, Any]:
     It accepts exactly what the parser accepts: the Structs' schema, plus the
     ``SHORTHANDS``. Semantic checks (ids, the graph, expressions) are the compiler's.
     """
-    structs = (Blueprint, Edge, Loop, Node, NodeConfig, Retry, ScheduleSpec)
+    structs = (Blueprint, CountJoin, Edge, ForEach, Loop, Node, NodeConfig, Retry, ScheduleSpec)
     schema = stable_schema(msgspec.json.schema(Blueprint), structs)
     for (cls, name), short in SHORTHANDS.items():
         prop = schema["$defs"][cls.__name__]["properties"][name]

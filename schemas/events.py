@@ -77,12 +77,14 @@ class StepSkipped(_Event, tag="step_skipped", frozen=True):
 
 
 class StepWaiting(_Event, tag="step_waiting", frozen=True):
-    """A step waits for a signal and/or until ``until`` (a durable timer is set)."""
+    """A step waits for a signal and/or until ``until`` (a durable timer is set), or
+    for its ``items`` foreach items (kept by position) to be resolved."""
 
     step_id: str
     node: str
     signal: str | None = None
     until: float | None = None
+    items: int | None = None
 
 
 class SignalReceived(_Event, tag="signal_received", frozen=True):

@@ -60,6 +60,33 @@ def test_condition(capsys: pytest.CaptureFixture[str], name: str, expected: dict
     assert out["outputs"] == {"score": {"name": name, "score": len(name) * 10}, **expected}
 
 
+@pytest.mark.parametrize(
+    ("down", "acks"), [([], 2), (["r2"], 2), (["r1", "r3"], None), (["r1", "r2", "r3"], None)]
+)
+def test_quorum(capsys: pytest.CaptureFixture[str], down: list[str], acks: int | None) -> None:
+    code, out = run(capsys, "quorum.yaml", {"down": down})
+    assert code == 0 and out["status"] == "completed"
+    ran = {r for r in ("r1", "r2", "r3") if r not in down}
+    assert {r for r in ("r1", "r2", "r3") if r in out["outputs"]} == ran
+    commit = out["outputs"].get("commit")
+    assert commit == ({"acks": acks, "version": 7} if acks else None)
+
+
+@pytest.mark.parametrize("images", [["a.png", "b.png", "c.png"], []])
+def test_foreach(capsys: pytest.CaptureFixture[str], images: list[str]) -> None:
+    code, out = run(capsys, "foreach.yaml", {"images": images})
+    assert code == 0 and out["status"] == "completed"
+    thumbs = [{"thumb": f"thumb-{name}", "position": i} for i, name in enumerate(images)]
+    assert out["outputs"]["resize"] == thumbs
+    assert out["outputs"]["publish"] == {
+        "count": len(images),
+        "first": thumbs[0]["thumb"] if thumbs else None,
+    }
+    assert {k for k in out["outputs"] if k.startswith("resize[")} == {
+        f"resize[{i}]" for i in range(len(images))
+    }
+
+
 def test_loop(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "loop.yaml", {"upto": 4})
     assert code == 0

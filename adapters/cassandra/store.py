@@ -2,7 +2,8 @@
 
 One partition per run: the header in static columns, then rows by ``kind``
 (0 event, 1 step record, 2 context write, 3 signal, 4 signal waiter, 5 signal
-consumed, 6 signal dedupe key, 7 a job held while the run is paused). A step's
+consumed, 6 signal dedupe key, 7 a job held while the run is paused, 8 foreach
+item: k1 the foreach step, k2 its position zero-padded so that it sorts). A step's
 writes (record, event, context writes, ``updated_at``) go in one single-partition
 batch, conditional on the step record not existing yet and on the run existing
 (a lightweight transaction), so the first resolution wins and the batch is atomic
@@ -60,7 +61,9 @@ from legato.schemas import (
 )
 from legato.schemas.schedules import Schedule
 
-EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE, HELD = 0, 1, 2, 3, 4, 5, 6, 7
+EVENT, STEP, CONTEXT, SIGNAL, WAITER, CONSUMED, DEDUPE, HELD, ITEM = 0, 1, 2, 3, 4, 5, 6, 7, 8
+_ITEM_BATCH = 100  # foreach items per (unlogged, single-partition) batch
+_ITEM_KEY = "{:012d}"
 # A step-kind row every run has (written with it), never a step id: reading it with
 # a step's records returns the run's static header columns in the same query.
 HEADER_ROW = ""
@@ -179,6 +182,8 @@ def statements(ks: str) -> dict[str, str]:
         "consumer": f"SELECT data FROM {ks}.runs WHERE run_id = ? AND kind = {CONSUMED} "
         "AND k1 = ? AND k2 = ?",
         "row_del": f"DELETE FROM {ks}.runs WHERE run_id = ? AND kind = ? AND k1 = ? AND k2 = ?",
+        "rows_range": f"SELECT k2, data FROM {ks}.runs WHERE run_id = ? AND kind = ? "
+        "AND k1 = ? AND k2 >= ? AND k2 < ?",
         "active_add": f"INSERT INTO {ks}.active_by_minute (bucket, run_id) VALUES (?, ?)",
         "active_del": f"DELETE FROM {ks}.active_by_minute WHERE bucket = ? AND run_id = ?",
         "active_list": f"SELECT run_id FROM {ks}.active_by_minute WHERE bucket = ? "
@@ -597,6 +602,25 @@ class CassandraRunStore:
             if r.kind == SIGNAL and r.k2 not in consumed:
                 return r.k2, _dec_any.decode(r.data)
         return None
+
+    async def put_items(self, run_id: str, step_id: str, start: int, items: Sequence[Any]) -> None:
+        batches = []
+        for first in range(0, len(items), _ITEM_BATCH):
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for i, item in enumerate(items[first : first + _ITEM_BATCH], start + first):
+                key = _ITEM_KEY.format(i)
+                batch.add(self._q["row"], (run_id, ITEM, step_id, key, _enc.encode(item)))
+            batches.append(batch)
+        head, last = batches[:-1], batches[-1:]
+        for first in range(0, len(head), 16):  # a few batches in flight at once
+            await asyncio.gather(*(execute(self.session, b) for b in head[first : first + 16]))
+        for b in last:  # the last position is written last (see the port)
+            await execute(self.session, b)
+
+    async def get_items(self, run_id: str, step_id: str, start: int, stop: int) -> list[Any]:
+        lo, hi = _ITEM_KEY.format(start), _ITEM_KEY.format(stop)
+        rows = await self._run("rows_range", (run_id, ITEM, step_id, lo, hi))
+        return [_dec_any.decode(r.data) for r in rows]
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         await self._run("row", (run_id, WAITER, name, job.step_id, _enc.encode(job)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from legato.runtime import joins, metrics
 from legato.runtime.clock import SYSTEM_CLOCK, Cancellable, Clock
-from legato.runtime.joins import JoinDecision, JoinMode, JoinState
+from legato.runtime.joins import CountDecision, JoinDecision, JoinMode, JoinState
 from legato.runtime.ports import JobBus, LeaseGrant
 from legato.runtime.tracing import carrier
 from legato.schemas import Job
@@ -42,11 +42,26 @@ class MemoryCoordinator:
         expected: int,
         mode: JoinMode,
     ) -> JoinDecision:
+        return joins.arrive(self._state(run_id, step_id), predecessor, taken, expected, mode)
+
+    async def arrive_count(
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        count: int,
+    ) -> CountDecision:
+        state = self._state(run_id, step_id)
+        return joins.arrive_count(state, predecessor, taken, expected, count)
+
+    def _state(self, run_id: str, step_id: str) -> JoinState:
         run = self._joins.setdefault(run_id, {})
         state = run.get(step_id)
         if state is None:
             state = run[step_id] = JoinState()
-        return joins.arrive(state, predecessor, taken, expected, mode)
+        return state
 
     async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
         now = self._now()

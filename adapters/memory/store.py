@@ -62,6 +62,7 @@ class _Run:
     failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
     ended_at: float | None = None
     held: dict[str, bytes] = field(default_factory=dict)  # jobs kept while paused
+    items: dict[str, dict[int, bytes]] = field(default_factory=dict)  # foreach step -> items
 
 
 class MemoryRunStore(MemorySchedules):
@@ -224,6 +225,15 @@ class MemoryRunStore(MemorySchedules):
             if (name, sid) not in run.consumed:
                 return sid, _dec_any.decode(raw)
         return None
+
+    async def put_items(self, run_id: str, step_id: str, start: int, items: Sequence[Any]) -> None:
+        kept = self._run(run_id).items.setdefault(step_id, {})
+        for i, item in enumerate(items, start):
+            kept.setdefault(i, _enc.encode(item))
+
+    async def get_items(self, run_id: str, step_id: str, start: int, stop: int) -> list[Any]:
+        kept = self._run(run_id).items.get(step_id, {})
+        return [_dec_any.decode(kept[i]) for i in range(start, stop) if i in kept]
 
     async def add_waiter(self, run_id: str, name: str, job: Job) -> None:
         self._run(run_id).waiters.setdefault(name, {})[job.step_id] = _enc.encode(job)

@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 from legato.adapters.redis import keys
 from legato.adapters.redis.settings import RedisSettings
 from legato.runtime.errors import BackendUnavailableError
-from legato.runtime.joins import JoinDecision, JoinMode
+from legato.runtime.joins import CountDecision, JoinDecision, JoinMode
 from legato.runtime.ports import LeaseGrant
 
 T = TypeVar("T")
-_DECISIONS = {b"run": JoinDecision.RUN, b"skip": JoinDecision.SKIP, b"wait": JoinDecision.WAIT}
+_DECISIONS = {"run": JoinDecision.RUN, "skip": JoinDecision.SKIP, "wait": JoinDecision.WAIT}
 
 
 def _script(name: str) -> str:
@@ -92,10 +92,38 @@ class RedisCoordinator:
         expected: int,
         mode: JoinMode,
     ) -> JoinDecision:
+        decision, _ = await self._arrive(run_id, step_id, predecessor, taken, expected, mode, 0)
+        return decision
+
+    async def arrive_count(
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        count: int,
+    ) -> CountDecision:
+        decision, joined = await self._arrive(
+            run_id, step_id, predecessor, taken, expected, "count", count
+        )
+        return CountDecision(decision, tuple(joined.split("\n")) if joined else ())
+
+    async def _arrive(
+        self,
+        run_id: str,
+        step_id: str,
+        predecessor: str,
+        taken: bool,
+        expected: int,
+        mode: JoinMode,
+        count: int,
+    ) -> tuple[JoinDecision, str]:
         ks = [keys.join(self.prefix, run_id, step_id), keys.run_keys(self.prefix, run_id)]
-        args: list[str | int] = [predecessor, 1 if taken else 0, expected, mode, self.ttl]
+        args: list[str | int] = [predecessor, 1 if taken else 0, expected, mode, self.ttl, count]
         raw = await self._call(lambda: self._join(keys=ks, args=args))
-        return _DECISIONS[raw if isinstance(raw, bytes) else str(raw).encode()]
+        decision, joined = (_text(part) for part in raw)
+        return _DECISIONS[decision], joined
 
     async def _lease_op(
         self, op: str, run_id: str, step_id: str, owner: str, token: int, ttl: float

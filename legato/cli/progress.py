@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from legato.runtime.history import RunState, StepState, fold
 from legato.schemas import Blueprint, Event
+from legato.schemas.blueprint import CountJoin
 
 STATUSES = ("completed", "failed", "skipped", "running", "pending")
 # A node with several steps (loop iterations) shows the most telling one.
@@ -47,7 +48,7 @@ def _step_nodes(step: StepState) -> list[tuple[str, str]]:
     return [(step.node, "failed"), (step.fallback, status)]
 
 
-def _due(bp: Blueprint, node: str, join: str, state: RunState) -> bool:
+def _due(bp: Blueprint, node: str, join: str | CountJoin, state: RunState) -> bool:
     sources = {e.source for e in bp.edges if e.target == node and e.loop is None}
     if not sources:
         return True  # a start node: its job was sent with the run
@@ -55,5 +56,7 @@ def _due(bp: Blueprint, node: str, join: str, state: RunState) -> bool:
     delivered = {s for s in sources if any(st.node == s and node not in st.skipped for st in done)}
     if join == "any":
         return bool(delivered)
+    if isinstance(join, CountJoin):
+        return len(delivered) >= join.count
     resolved = {st.node for st in state.steps.values() if st.status in ("done", "skipped")}
     return bool(delivered) and sources <= resolved

@@ -23,6 +23,10 @@ CASES = [
     ("branch.yaml", {"amount": 250}),
     ("condition.yaml", {"name": "annabelle", "pass_mark": 40}),
     ("loop.yaml", {"upto": 4}),  # a chain with a back edge
+    ("quorum.yaml", None),  # a count join: 2 of 3
+    ("quorum.yaml", {"down": ["r1", "r2"]}),  # a count join that cannot be met: skipped
+    ("foreach.yaml", None),  # a step per item, 2 at a time, items kept in Cassandra
+    ("foreach.yaml", {"images": []}),  # [] at once
 ]
 
 

@@ -19,7 +19,7 @@ import legato.testing
 from legato.adapters.memory import MemoryJobBus, MemoryTimers
 from legato.runtime.clock import Clock
 from legato.schemas import Job
-from tests.property.dags import DagSpec, compute, dags, name, reference
+from tests.property.dags import DagSpec, compute, dags, item_output, name, reference
 
 RETRY = legato.Retry(max_attempts=2, initial_delay=5.0, multiplier=1.0, jitter=0.0)
 
@@ -41,13 +41,15 @@ def build(spec: DagSpec, fails: tuple[bool, ...], calls: Counter[tuple[str, int]
     flow = legato.Flow(f"chaos{spec.size}")
     for i in range(spec.size):
 
-        async def fn(ctx: legato.StepContext, i: int = i) -> legato.Result:
-            calls[(ctx.node_id, ctx.attempt)] += 1
+        async def fn(ctx: legato.StepContext, i: int = i) -> Any:
+            calls[(ctx.step_id, ctx.attempt)] += 1
             if fails[i] and ctx.attempt == 1:
                 raise ConnectionError("first attempt fails")
+            if ctx.index is not None:
+                return item_output(i, ctx.input)
             return legato.Result(compute(spec, i, ctx.input), spec.actions[i])
 
-        flow.node(name(i), fn, join=spec.joins[i], retry=RETRY)
+        flow.node(name(i), fn, join=spec.join(i), retry=RETRY, foreach=spec.foreach(i))
     for e in spec.edges:
         flow.edge(name(e.source), name(e.target), action=e.action, condition=e.condition)
     return legato.compile(flow)
@@ -88,9 +90,14 @@ async def test_duplicated_reordered_and_delayed_jobs_and_timers_change_nothing(
     assert result.outputs == reference(spec)
     assert set(calls.values()) <= {1}, calls  # each attempt of each step ran once
     for i in range(spec.size):
-        ran = sorted(a for (n, a) in calls if n == name(i))
-        if name(i) in result.outputs:
-            assert ran == ([1, 2] if fails[i] else [1])
+        if name(i) not in result.outputs:
+            continue
+        k = spec.fan(i)
+        steps = [name(i)] if k is None else [f"{name(i)}[{x}]" for x in range(k)]
+        for step in steps:  # each item retries on its own
+            ran = sorted(a for (s, a) in calls if s == step)
+            assert ran == ([1, 2] if fails[i] else [1]), step
+
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

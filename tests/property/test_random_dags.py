@@ -26,12 +26,17 @@ def check(spec: DagSpec, result: legato.RunResult, recorder: Recorder) -> None:
     assert result.status == "completed", result.error
     assert result.outputs == expected
     calls = [node for rid, node in recorder.calls if rid == result.run_id]
-    assert sorted(calls) == sorted(expected), "a node ran twice or not at all"
+    assert sorted(calls) == spec.calls(expected), "a node or item ran twice or not at all"
     position = {node: k for k, node in enumerate(calls)}
     for e in spec.edges:
         src, dst = name(e.source), name(e.target)
         if dst in position and src in position and spec.joins[e.target] == "all":
             assert position[src] < position[dst], f"{dst} ran before {src}"
+    for j in range(spec.size):  # a count join runs after N of its predecessors
+        if spec.joins[j] == "count" and spec.racy(j) and name(j) in position:
+            srcs = [name(e.source) for e in spec.preds(j)]
+            ran = [s for s in srcs if s in position and position[s] < position[name(j)]]
+            assert len(ran) >= spec.need(j), f"{name(j)} ran before {spec.need(j)} of {srcs}"
 
 
 @SETTINGS

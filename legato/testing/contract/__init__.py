@@ -13,7 +13,7 @@ give the fixture it names (see each class), e.g. for your own RunStore::
 The tests are async (``pytest-asyncio`` in auto mode runs them).
 """
 
-from legato.testing.contract.coordinator import CoordinatorContract, join_cases
+from legato.testing.contract.coordinator import CoordinatorContract, count_cases, join_cases
 from legato.testing.contract.jobbus import JobBusContract
 from legato.testing.contract.runstore import RunStoreContract
 from legato.testing.contract.timers import TimerHarness, TimersContract
@@ -24,5 +24,6 @@ __all__ = [
     "RunStoreContract",
     "TimerHarness",
     "TimersContract",
+    "count_cases",
     "join_cases",
 ]

@@ -17,6 +17,8 @@ from legato.runtime.joins import JoinMode
 
 # One join case: (expected, mode, arrivals as (predecessor, taken) in order).
 JoinCase = tuple[int, JoinMode, tuple[tuple[str, bool], ...]]
+# One count join case: (expected, N, arrivals as (predecessor, taken) in order).
+CountCase = tuple[int, int, tuple[tuple[str, bool], ...]]
 
 
 def join_cases(count: int = 160, seed: int = 7) -> list[JoinCase]:
@@ -48,6 +50,33 @@ def expected_decisions(case: JoinCase) -> list[D]:
     return [joins.arrive(state, p, taken, expected, mode) for p, taken in seq]
 
 
+def count_cases(count: int = 160, seed: int = 11) -> list[CountCase]:
+    """Arrival sequences covering count joins: every order of 3 predecessors with every
+    taken/skip choice for each ``N``, then seeded random sequences with repeats."""
+    cases: list[CountCase] = []
+    preds = ["p0", "p1", "p2"]
+    for need in (1, 2, 3):
+        for taken in itertools.product((True, False), repeat=3):
+            for order in itertools.permutations(range(3)):
+                seq = tuple((preds[i], taken[i]) for i in order)
+                cases.append((3, need, seq + seq[-1:] + seq[:1]))  # the last and first again
+    rng = random.Random(seed)
+    for _ in range(count):
+        expected = rng.randint(2, 6)
+        need = rng.randint(1, expected)
+        delivers = {f"p{i}": rng.random() < 0.6 for i in range(expected)}
+        seq = tuple((p, delivers[p]) for p in rng.choices(list(delivers), k=rng.randint(1, 12)))
+        cases.append((expected, need, seq))
+    return cases
+
+
+def expected_count_decisions(case: CountCase) -> list[joins.CountDecision]:
+    """What ``legato.runtime.joins.arrive_count`` decides for each arrival of ``case``."""
+    expected, need, seq = case
+    state = joins.JoinState()
+    return [joins.arrive_count(state, p, taken, expected, need) for p, taken in seq]
+
+
 class CoordinatorContract:
     """Joins decided by the one join rule, exclusive fenced leases, data loss."""
 
@@ -59,6 +88,25 @@ class CoordinatorContract:
                 await coordinator.arrive(run, f"j{n}", p, taken, expected, mode) for p, taken in seq
             ]
             assert got == expected_decisions(case), case
+
+    async def test_every_count_join_case_decides_as_the_join_rule(self, coordinator: Any) -> None:
+        run = uuid.uuid4().hex
+        for n, case in enumerate(count_cases()):
+            expected, need, seq = case
+            got = [
+                await coordinator.arrive_count(run, f"c{n}", p, taken, expected, need)
+                for p, taken in seq
+            ]
+            assert got == expected_count_decisions(case), case
+
+    async def test_fifty_concurrent_count_arrivals_fire_once_with_n(self, coordinator: Any) -> None:
+        preds = [f"p{i}" for i in range(50)]
+        decisions = await asyncio.gather(
+            *(coordinator.arrive_count("r", "cnt", p, True, 50, 7) for p in preds)
+        )
+        fired = [d for d in decisions if d.decision is D.RUN]
+        assert len(fired) == 1 and len(fired[0].joined) == 7
+        assert len(set(fired[0].joined)) == 7 and set(fired[0].joined) <= set(preds)
 
     async def test_concurrent_arrivals_fire_exactly_once(self, coordinator: Any) -> None:
         preds = [f"p{i}" for i in range(50)]

@@ -80,6 +80,19 @@ class RunStoreContract(RunIndexContract):
         assert (await store.get_run(rid)).blueprint_id == "bp"
         assert await store.get_run("no-such-run") is None
 
+    async def test_foreach_items_are_kept_by_position(self, store: Any) -> None:
+        rid = await new_run(store, None)
+        items = [{"n": i} for i in range(250)] + [None, [1], "x"]
+        await store.put_items(rid, "f", 0, items)
+        await store.put_items(rid, "f", 0, items[:3])  # again: nothing changes
+        await store.put_items(rid, "f#1", 0, ["other"])
+        assert await store.get_items(rid, "f", 0, len(items)) == items
+        assert await store.get_items(rid, "f", 251, 252) == [[1]]
+        assert await store.get_items(rid, "f", 99, 102) == items[99:102]
+        assert await store.get_items(rid, "f", 253, 300) == []
+        assert await store.get_items(rid, "f#1", 0, 5) == ["other"]
+        assert await store.get_items(rid, "g", 0, 5) == []
+
     async def test_a_steps_first_read(self, store: Any) -> None:
         rid = await new_run(store, [7])
         await store.resolve_step(rid, "a", done("a", 1), completed("a", 1))
