@@ -89,3 +89,12 @@ def test_the_install_commands_use_the_constraints() -> None:
     assert "COPY pyproject.toml README.md constraints.txt ./" in dockerfile
     assert re.search(r"pip wheel .*-c constraints\.txt", dockerfile)
     assert "!constraints.txt" in (ROOT / ".dockerignore").read_text()
+
+
+def test_ci_runs_the_readme_commands_in_a_fresh_venv() -> None:
+    run = (ROOT / ".ci" / "run").read_text()
+    assert '-m venv "$venv"' in run and 'rm -rf "$venv"' in run
+    assert "install_and_run=$(python .ci/readme.py install)" in run
+    assert "install_and_test=$(python .ci/readme.py test)" in run
+    assert run.index('bash -c "$install_and_run"') < run.index('bash -c "$install_and_test"')
+    assert "legato schema apply --dev" in run and "legato topics apply --dev" in run
