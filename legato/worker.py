@@ -30,7 +30,7 @@ from legato.adapters.settings import Settings
 from legato.commands import consume_commands
 from legato.reconciler.repair import RepairWatch
 from legato.runtime.engine import Engine
-from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.errors import BackendUnavailableError, ConfigError
 from legato.runtime.ports import Backend
 from legato.runtime.worker import WorkerSettings
 from legato.telemetry import MetricsPage, install_metrics, install_tracing
@@ -64,6 +64,14 @@ async def open_with_backoff(settings: Settings, stop: asyncio.Event) -> Backend 
 Page = tuple[str, str, bytes]  # status line, content type, body
 
 
+class PortInUseError(ConfigError):
+    """A port to listen on is taken: two workers on one machine need two ports."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on port {port} ({reason})")
+        self.port, self.reason = port, reason
+
+
 async def serve_health(
     port: int,
     ready: Callable[[], Awaitable[str | None]],
@@ -72,8 +80,11 @@ async def serve_health(
     host: str = "0.0.0.0",
 ) -> asyncio.Server:
     """``/healthz``, ``/readyz`` (200 when ``ready()`` returns None, else 503 with its
-    reason), ``/status`` (``status()`` as JSON) and ``/metrics``. Raises ``OSError``
-    if the port is taken."""
+    reason), ``/status`` (``status()`` as JSON) and ``/metrics``.
+
+    Raises:
+        PortInUseError: the port is taken (or may not be listened on).
+    """
 
     async def page(path: str) -> Page:
         text = "text/plain; charset=utf-8"
@@ -106,7 +117,10 @@ async def serve_health(
         finally:
             writer.close()
 
-    return await asyncio.start_server(handle, host, port)
+    try:
+        return await asyncio.start_server(handle, host, port)
+    except OSError as exc:
+        raise PortInUseError(port, exc.strerror or str(exc)) from exc
 
 
 class Readiness:

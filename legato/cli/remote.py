@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from legato.cli import UsageError
+from legato.cli.options import add_input_arguments, json_value, read_input
+from legato.cli.output import add_output_argument, emit, show_table
 from legato.config import add_config_argument, settings_from_cli
 
 
 def register(subparsers: Any) -> None:
     start = subparsers.add_parser("start", help="start a run on the deployment")
     start.add_argument("blueprint", help="a blueprint file (registered first) or a registered id")
-    start.add_argument("--version", default="1", help="version of a registered id (default 1)")
-    start.add_argument("--input", metavar="JSON", help="the run's input, as JSON")
+    start.add_argument(
+        "--blueprint-version", help="version of a registered id (default 1)", metavar="V"
+    )
+    start.add_argument(
+        "--version",
+        dest="deprecated_version",
+        metavar="V",
+        help="deprecated spelling of --blueprint-version (removed in the next release)",
+    )
+    add_input_arguments(start)
     start.add_argument("--run-id", help="an id for the run (starting it twice starts once)")
     start.add_argument(
         "--import",
@@ -33,17 +41,15 @@ def register(subparsers: Any) -> None:
     start.add_argument("--wait", action="store_true", help="wait and print the result")
     start.add_argument("--timeout", type=float, help="with --wait: give up after S seconds")
     start.set_defaults(func=_start)
-    for name, what, as_json in (
-        ("status", "header", "the header as one JSON object"),
-        ("history", "events", "one JSON object per event, a line each"),
-    ):
+    for name, what, json_alias in (("status", "header", "json"), ("history", "events", "jsonl")):
         p = subparsers.add_parser(
             name,
             help=f"print a run's {what}",
-            description=f"Print a run's {what} as a table, or with --json {as_json}.",
+            description=f"Print a run's {what}: a table (default), one JSON document "
+            "(-o json) or one JSON object a line (-o jsonl).",
         )
         p.add_argument("run_id")
-        p.add_argument("--json", action="store_true", help=f"print {as_json}")
+        add_output_argument(p, "table", json_alias)
         p.set_defaults(func=_status if name == "status" else _history)
         add_config_argument(p)
     cancel = subparsers.add_parser("cancel", help="cancel a run: no new step starts")
@@ -57,16 +63,12 @@ def register(subparsers: Any) -> None:
     signal.add_argument("--key", help="the signal's key, if the wait names one")
     signal.set_defaults(func=_signal)
     for p in (start, cancel, signal):
+        add_output_argument(p, "json")
         add_config_argument(p)
 
 
 def _json_arg(text: str | None, flag: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{flag} is not valid JSON: {exc}") from exc
+    return None if text is None else json_value(text, flag)
 
 
 def with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -87,12 +89,22 @@ def with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]
     return asyncio.run(go())
 
 
-def _print(value: Any) -> None:
-    print(msgspec.json.encode(value).decode())
+def _blueprint_version(args: argparse.Namespace) -> str:
+    if args.deprecated_version is None:
+        return str(args.blueprint_version or "1")
+    if args.blueprint_version is not None:
+        raise UsageError("give --blueprint-version only (--version is its old spelling)")
+    print(
+        "legato start: warning: --version is deprecated and goes in the next release; "
+        "use --blueprint-version (legato --version prints Legato's own version)",
+        file=sys.stderr,
+    )
+    return str(args.deprecated_version)
 
 
 def _start(args: argparse.Namespace) -> int:
-    value = _json_arg(args.input, "--input")
+    version = _blueprint_version(args)
+    value = read_input(args)
     target: Any = args.blueprint
     if Path(args.blueprint).suffix in (".yaml", ".yml", ".json"):
         from legato.cli.run import import_modules
@@ -103,47 +115,46 @@ def _start(args: argparse.Namespace) -> int:
         target = compile_structure(load_blueprint(args.blueprint))
 
     async def action(client: Any) -> Any:
-        rid = await client.start(target, value, version=args.version, run_id=args.run_id)
+        rid = await client.start(target, value, version=version, run_id=args.run_id)
         if not args.wait:
             return {"run_id": rid}
         return (await client.wait(rid, timeout=args.timeout)).to_dict()
 
     out = with_client(args, action)
-    _print(out)
+    emit(out, args.output)
     return 0 if out.get("status", "completed") == "completed" else 1
 
 
 def _status(args: argparse.Namespace) -> int:
-    from legato.cli.tables import status_table
+    from legato.cli.tables import status_rows
 
     header = with_client(args, lambda c: c.status(args.run_id))
-    if args.json:
-        _print(header)
+    if args.output == "table":
+        show_table(None, status_rows(header))
     else:
-        print(status_table(header))
+        emit(header, args.output)
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    from legato.cli.tables import history_table
+    from legato.cli.tables import HISTORY_COLUMNS, history_rows
 
     events = with_client(args, lambda c: c.history(args.run_id))
-    if not args.json:
-        print(history_table(events))
-        return 0
-    for event in events:
-        _print(event)
+    if args.output == "table":
+        show_table(HISTORY_COLUMNS, history_rows(events))
+    else:
+        emit(events, args.output, many=True)
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
     done = with_client(args, lambda c: c.cancel(args.run_id, args.reason))
-    _print({"run_id": args.run_id, "cancelled": done})
+    emit({"run_id": args.run_id, "cancelled": done}, args.output)
     return 0 if done else 1
 
 
 def _signal(args: argparse.Namespace) -> int:
     data = _json_arg(args.data, "--data")
     kept = with_client(args, lambda c: c.signal(args.run_id, args.name, data, key=args.key))
-    _print({"run_id": args.run_id, "signal": args.name, "kept": kept})
+    emit({"run_id": args.run_id, "signal": args.name, "kept": kept}, args.output)
     return 0

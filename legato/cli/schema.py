@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.options import add_dev_argument, require_configured
+from legato.cli.output import add_output_argument, emit
 from legato.config import ENV_CASSANDRA, CassandraSettings, add_config_argument, settings_from_cli
 
 
@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
         "order; a second run is a no-op. Prints JSON {keyspace, applied}.",
     )
     add_config_argument(apply)
+    add_output_argument(apply, "json")
     add_dev_argument(apply, "Cassandra")
     apply.add_argument("--keyspace", help="keyspace (default: from the settings, 'legato')")
     apply.add_argument(
@@ -54,5 +55,5 @@ def _apply(args: argparse.Namespace) -> int:
         applied = migrations.apply(session, keyspace, replication)
     finally:
         cluster.shutdown()
-    print(json.dumps({"keyspace": keyspace, "applied": applied}))
+    emit({"keyspace": keyspace, "applied": applied}, args.output)
     return 0

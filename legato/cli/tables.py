@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from legato.cli.jsontext import dumps
 from legato.schemas import (
     Event,
     RunCancelled,
@@ -35,8 +35,7 @@ def table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]]) -> str:
 
 def short(value: Any) -> str:
     """``value`` as compact JSON on one line, cut at ``WIDTH`` characters."""
-    text = value if isinstance(value, str) else json.dumps(value, default=repr)
-    text = " ".join(text.split())
+    text = " ".join((value if isinstance(value, str) else dumps(value)).split())
     return text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"
 
 
@@ -50,6 +49,10 @@ def clock(at: float, *, date: bool = False) -> str:
 
 def status_table(header: RunHeader) -> str:
     """A run's header, one field per line."""
+    return table(None, status_rows(header))
+
+
+def status_rows(header: RunHeader) -> list[tuple[str, str]]:
     rows = [
         ("run", header.run_id),
         ("blueprint", f"{header.blueprint_id} v{header.version}"),
@@ -64,12 +67,19 @@ def status_table(header: RunHeader) -> str:
         rows.append(("error", short(header.error)))
     if header.input is not None:
         rows.append(("input", short(header.input)))
-    return table(None, rows)
+    return rows
+
+
+HISTORY_COLUMNS = ("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL")
 
 
 def history_table(events: Iterable[Event]) -> str:
     """One line per event: time (UTC), type, step, attempt and what it says."""
-    rows = []
+    return table(HISTORY_COLUMNS, history_rows(events))
+
+
+def history_rows(events: Iterable[Event]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for event in events:
         step = getattr(event, "step_id", None) or ""
         node = getattr(event, "node", None)
@@ -79,7 +89,7 @@ def history_table(events: Iterable[Event]) -> str:
         rows.append(
             (clock(event.at), event.__struct_config__.tag, step, str(attempt or ""), _detail(event))
         )
-    return table(("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL"), rows)
+    return rows
 
 
 def _detail(event: Event) -> str:
