@@ -4,7 +4,7 @@ Values JSON has no form for are encoded as msgspec (the wire format) does:
 
 - ``NaN``, ``Infinity`` and ``-Infinity`` as ``null``;
 - ``bytes`` as a base64 string; sets as arrays (sorted when their items compare),
-  tuples as arrays; dates and times as ISO 8601 strings; UUIDs, decimals and
+  tuples as arrays; dates and times as RFC 3339 strings (UTC as ``Z``); UUIDs, decimals and
   paths as strings; enums as their value; dataclasses and Structs as objects;
 - object keys that are not strings: numbers, ``true``/``false`` and ``null`` as
   their JSON text (as Python's ``json`` does), any other key as the JSON text of
@@ -52,11 +52,11 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in items]
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
+    if isinstance(value, dt.datetime | dt.date | dt.time | uuid.UUID | Decimal):
+        return msgspec.to_builtins(value)  # msgspec's text: what a distributed run stores
     if isinstance(value, enum.Enum):
         return plain(value.value)
-    if isinstance(value, uuid.UUID | Decimal | PurePath):
+    if isinstance(value, PurePath):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})

@@ -14,6 +14,7 @@ from legato.cli import UsageError
 from legato.cli.options import add_input_arguments, json_value, read_input
 from legato.cli.output import add_output_argument, emit, show_table
 from legato.config import add_config_argument, settings_from_cli
+from legato.runtime.errors import LegatoError
 
 
 def register(subparsers: Any) -> None:
@@ -118,7 +119,13 @@ def _start(args: argparse.Namespace) -> int:
         rid = await client.start(target, value, version=version, run_id=args.run_id)
         if not args.wait:
             return {"run_id": rid}
-        return (await client.wait(rid, timeout=args.timeout)).to_dict()
+        try:
+            return (await client.wait(rid, timeout=args.timeout)).to_dict()
+        except TimeoutError:
+            raise LegatoError(
+                f"run {rid} did not finish within {args.timeout}s; it goes on "
+                f"(legato status {rid})"
+            ) from None
 
     out = with_client(args, action)
     emit(out, args.output)
