@@ -33,14 +33,17 @@ ODD = (
 
 
 def legato(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "legato", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "legato", *args],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired as exc:  # say what it was doing
+        raise AssertionError(f"legato {' '.join(args)}: no answer; stderr: {exc.stderr!r}") from exc
 
 
 def test_the_same_json_embedded_and_distributed(dist_settings: Any, tmp_path: Path) -> None:
