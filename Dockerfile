@@ -12,16 +12,16 @@ FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 # Only what the wheel is built from (.dockerignore keeps the rest out of the context).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY legato/ legato/
 COPY runtime/ runtime/
 COPY schemas/ schemas/
 COPY adapters/ adapters/
 COPY reconciler/ reconciler/
 COPY cql/ cql/
-# The project's wheel and the wheels of its dependencies (all publish binary
-# wheels, so neither stage needs a compiler).
-RUN pip wheel --wheel-dir /wheels .
+# The project's wheel and the wheels of its dependencies, at the versions the
+# tests ran with (all publish binary wheels, so neither stage needs a compiler).
+RUN pip wheel --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.11-slim AS runtime
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \

@@ -138,8 +138,9 @@ def configure(fmt: str = "text", level: str = "INFO", stream: TextIO | None = No
     root.setLevel(level.upper())
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--log-format`` and ``--log-level`` (defaults: LEGATO_LOG_FORMAT, LEGATO_LOG_LEVEL)."""
+def add_arguments(parser: argparse.ArgumentParser, default_level: str = "INFO") -> None:
+    """``--log-format`` and ``--log-level`` (defaults: LEGATO_LOG_FORMAT, LEGATO_LOG_LEVEL;
+    give ``configure_from_cli`` the same ``default_level``)."""
     parser.add_argument(
         "--log-format",
         choices=FORMATS,
@@ -151,14 +152,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=str.upper,
         choices=LEVELS,
         default=None,
-        help="least severe level logged (default: LEGATO_LOG_LEVEL or INFO)",
+        help=f"least severe level logged (default: LEGATO_LOG_LEVEL or {default_level})",
     )
 
 
-def configure_from_cli(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+def configure_from_cli(
+    args: argparse.Namespace, environ: Mapping[str, str], default_level: str = "INFO"
+) -> None:
     """``configure`` from ``add_arguments``' flags, else the environment."""
     fmt = args.log_format or environ.get("LEGATO_LOG_FORMAT", "text").strip().lower()
-    level = args.log_level or environ.get("LEGATO_LOG_LEVEL", "INFO").strip().upper()
+    level = args.log_level or environ.get("LEGATO_LOG_LEVEL", default_level).strip().upper()
     if fmt not in FORMATS:
         raise ConfigError(f"LEGATO_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if level not in LEVELS:

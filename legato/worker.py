@@ -30,7 +30,7 @@ from legato.adapters.settings import Settings
 from legato.commands import consume_commands
 from legato.reconciler.repair import RepairWatch
 from legato.runtime.engine import Engine
-from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.errors import BackendUnavailableError, ConfigError
 from legato.runtime.outages import Outage
 from legato.runtime.ports import Backend
 from legato.runtime.worker import WorkerSettings
@@ -73,6 +73,14 @@ async def open_with_backoff(
 Page = tuple[str, str, bytes]  # status line, content type, body
 
 
+class PortInUseError(ConfigError):
+    """A port to listen on is taken: two workers on one machine need two ports."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on port {port} ({reason})")
+        self.port, self.reason = port, reason
+
+
 async def serve_health(
     port: int,
     ready: Callable[[], Awaitable[str | None]],
@@ -81,8 +89,11 @@ async def serve_health(
     host: str = "0.0.0.0",
 ) -> asyncio.Server:
     """``/healthz``, ``/readyz`` (200 when ``ready()`` returns None, else 503 with its
-    reason), ``/status`` (``status()`` as JSON) and ``/metrics``. Raises ``OSError``
-    if the port is taken."""
+    reason), ``/status`` (``status()`` as JSON) and ``/metrics``.
+
+    Raises:
+        PortInUseError: the port is taken (or may not be listened on).
+    """
 
     async def page(path: str) -> Page:
         text = "text/plain; charset=utf-8"
@@ -115,7 +126,10 @@ async def serve_health(
         finally:
             writer.close()
 
-    return await asyncio.start_server(handle, host, port)
+    try:
+        return await asyncio.start_server(handle, host, port)
+    except OSError as exc:
+        raise PortInUseError(port, exc.strerror or str(exc)) from exc
 
 
 class Readiness:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import venv
 import zipfile
@@ -69,7 +70,7 @@ def test_wheel_contents(wheel: Path) -> None:
 
 def test_installed_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
     # pip from the host installs into the venv's site-packages (--target keeps the host's
     # editable legato out of the picture).
@@ -84,6 +85,12 @@ def test_installed_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) ->
         check=True,
         timeout=300,
     )
+    # The dependencies come from this interpreter's site-packages, whether it is a
+    # virtual environment (as a user's is) or not: a path line in a .pth file puts
+    # the folder on sys.path after the venv's own, without running that folder's
+    # .pth files (so the editable legato of a development install stays out).
+    host = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    (Path(site) / "host-dependencies.pth").write_text("".join(f"{d}\n" for d in sorted(host)))
     check = (
         "import legato, legato.runtime, legato.adapters, legato.schemas, legato.reconciler, "
         "legato.cql, importlib.util, sys, pathlib\n"

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "schema",
     "topics",
     "config",
+    "completion",
 )
 
 
@@ -35,7 +36,10 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from legato import __version__
+
     parser = argparse.ArgumentParser(prog="legato", description="Legato workflow runtime")
+    parser.add_argument("--version", action="version", version=f"legato {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMAND_MODULES:
         module = importlib.import_module(f"legato.cli.{name}")
@@ -44,13 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from legato.cli.completion import complete_if_asked
+    from legato.cli.streams import quiet_broken_pipe
+
     parser = build_parser()
+    complete_if_asked(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except UsageError as exc:
         print(f"legato {args.command}: {exc}", file=sys.stderr)
         return 2

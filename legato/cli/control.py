@@ -12,7 +12,8 @@ import argparse
 from typing import Any
 
 from legato.cli import UsageError
-from legato.cli.remote import _json_arg, _print, with_client
+from legato.cli.output import add_output_argument, emit
+from legato.cli.remote import _json_arg, with_client
 from legato.config import add_config_argument
 
 
@@ -49,12 +50,13 @@ def register(subparsers: Any) -> None:
     publish.add_argument("--id", help="an id for the event (publishing it twice delivers once)")
     publish.set_defaults(func=_publish)
     for p in (pause, resume, retry, publish):
+        add_output_argument(p, "json")
         add_config_argument(p)
 
 
 def _pause(args: argparse.Namespace) -> int:
     with_client(args, lambda c: c.pause(args.run_id, args.reason))
-    _print({"run_id": args.run_id, "status": "paused"})
+    emit({"run_id": args.run_id, "status": "paused"}, args.output)
     return 0
 
 
@@ -80,17 +82,17 @@ def _publish(args: argparse.Namespace) -> int:
         args,
         lambda c: c.publish(args.event, args.key, data, retain=retain, event_id=args.id),
     )
-    _print({"event": args.event, "key": args.key, "delivered": delivered})
+    emit({"event": args.event, "key": args.key, "delivered": delivered}, args.output)
     return 0
 
 
 def _retry(args: argparse.Namespace) -> int:
     event = with_client(args, lambda c: c.retry(args.run_id, args.from_step))
-    _print({"run_id": args.run_id, "status": "running", "reset": list(event.reset)})
+    emit({"run_id": args.run_id, "status": "running", "reset": list(event.reset)}, args.output)
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     released = with_client(args, lambda c: c.resume(args.run_id))
-    _print({"run_id": args.run_id, "status": "running", "released": released})
+    emit({"run_id": args.run_id, "status": "running", "released": released}, args.output)
     return 0

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from legato import devserver
+from legato.cli.jsontext import dumps
+from legato.cli.output import add_output_argument, emit
 from legato.devserver import DevOptions
 
 # The data folder can also come from the environment, so that every `legato dev`
@@ -50,6 +52,8 @@ def register(subparsers: Any) -> None:
                 default=60.0,
                 help="seconds to wait after SIGTERM before SIGKILL (%(default)s)",
             )
+        if name == "status":
+            add_output_argument(p, "json")
         if name == "logs":
             p.add_argument("server", nargs="?", choices=devserver.SERVERS)
             p.add_argument("-n", "--lines", type=int, default=40, help="lines per log (40)")
@@ -109,7 +113,11 @@ def _run(args: argparse.Namespace) -> int:
     elif args.dev_command == "down":
         print(json.dumps(devserver.down(opts, timeout=args.stop_timeout)))
     elif args.dev_command == "status":
-        print(json.dumps(devserver.status(opts), indent=2))
+        servers = devserver.status(opts)
+        if args.output == "json":
+            print(dumps(servers, indent=2))
+        else:
+            emit([{"server": k, **v} for k, v in servers.items()], args.output, many=True)
     else:
         for name in [args.server] if args.server else devserver.SERVERS:
             print(f"==> {name}: {opts.server_dir(name) / 'server.log'} <==")

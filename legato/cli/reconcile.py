@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
+import sys
 from typing import Any
 
 from legato.cli import UsageError
+from legato.cli.options import port_in_use
+from legato.cli.output import add_output_argument, emit
 from legato.config import add_config_argument, settings_from_cli
 from legato.logs import add_arguments as add_log_arguments
 from legato.logs import configure_from_cli as configure_logs
@@ -52,6 +54,7 @@ def register(subparsers: Any) -> None:
         default=0,
         help="with --loop: serve /metrics and /healthz on this port (default 0: none)",
     )
+    add_output_argument(p, "json")
     add_config_argument(p)
     add_log_arguments(p)
     p.set_defaults(func=_run)
@@ -78,18 +81,22 @@ async def _passes(settings: Any, args: argparse.Namespace) -> int:
     server = None
     if args.metrics_port:
         from legato.telemetry import install_metrics
-        from legato.worker import serve_health
+        from legato.worker import PortInUseError, serve_health
 
         async def ready() -> None:
             return None
 
-        server = await serve_health(args.metrics_port, ready, install_metrics())
+        try:
+            server = await serve_health(args.metrics_port, ready, install_metrics())
+        except PortInUseError as exc:
+            raise UsageError(port_in_use(exc.port, "--metrics-port", exc.reason)) from None
     backend = await open_backend(settings)
     try:
         reconciler = Reconciler(backend, stalled_after=args.stalled_after)
         while True:
             stats = await reconciler.run_once()
-            print(json.dumps(stats.to_dict()), flush=True)
+            emit(stats.to_dict(), args.output)
+            sys.stdout.flush()
             if args.once:
                 return 1 if stats.errors else 0
             await asyncio.sleep(args.interval)

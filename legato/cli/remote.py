@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,15 +13,26 @@ from typing import Any
 import msgspec
 
 from legato.cli import UsageError
+from legato.cli.options import add_input_arguments, json_value, read_input
+from legato.cli.output import add_output_argument, emit, show_table
 from legato.config import add_config_argument, settings_from_cli
+from legato.runtime.errors import LegatoError
 from legato.schemas import StepFailed
 
 
 def register(subparsers: Any) -> None:
     start = subparsers.add_parser("start", help="start a run on the deployment")
     start.add_argument("blueprint", help="a blueprint file (registered first) or a registered id")
-    start.add_argument("--version", default="1", help="version of a registered id (default 1)")
-    start.add_argument("--input", metavar="JSON", help="the run's input, as JSON")
+    start.add_argument(
+        "--blueprint-version", help="version of a registered id (default 1)", metavar="V"
+    )
+    start.add_argument(
+        "--version",
+        dest="deprecated_version",
+        metavar="V",
+        help="deprecated spelling of --blueprint-version (removed in the next release)",
+    )
+    add_input_arguments(start)
     start.add_argument("--run-id", help="an id for the run (starting it twice starts once)")
     start.add_argument(
         "--import",
@@ -34,17 +45,15 @@ def register(subparsers: Any) -> None:
     start.add_argument("--wait", action="store_true", help="wait and print the result")
     start.add_argument("--timeout", type=float, help="with --wait: give up after S seconds")
     start.set_defaults(func=_start)
-    for name, what, as_json in (
-        ("status", "header", "the header as one JSON object"),
-        ("history", "events", "one JSON object per event, a line each"),
-    ):
+    for name, what, json_alias in (("status", "header", "json"), ("history", "events", "jsonl")):
         p = subparsers.add_parser(
             name,
             help=f"print a run's {what}",
-            description=f"Print a run's {what} as a table, or with --json {as_json}.",
+            description=f"Print a run's {what}: a table (default), one JSON document "
+            "(-o json) or one JSON object a line (-o jsonl).",
         )
         p.add_argument("run_id")
-        p.add_argument("--json", action="store_true", help=f"print {as_json}")
+        add_output_argument(p, "table", json_alias)
         p.set_defaults(func=_status if name == "status" else _history)
         if name == "history":
             p.add_argument(
@@ -67,16 +76,12 @@ def register(subparsers: Any) -> None:
     signal.add_argument("--id", help="an id for the signal (sending it twice keeps one)")
     signal.set_defaults(func=_signal)
     for p in (start, cancel, signal):
+        add_output_argument(p, "json")
         add_config_argument(p)
 
 
 def _json_arg(text: str | None, flag: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{flag} is not valid JSON: {exc}") from exc
+    return None if text is None else json_value(text, flag)
 
 
 def with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -97,12 +102,22 @@ def with_client(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]
     return asyncio.run(go())
 
 
-def _print(value: Any) -> None:
-    print(msgspec.json.encode(value).decode())
+def _blueprint_version(args: argparse.Namespace) -> str:
+    if args.deprecated_version is None:
+        return str(args.blueprint_version or "1")
+    if args.blueprint_version is not None:
+        raise UsageError("give --blueprint-version only (--version is its old spelling)")
+    print(
+        "legato start: warning: --version is deprecated and goes in the next release; "
+        "use --blueprint-version (legato --version prints Legato's own version)",
+        file=sys.stderr,
+    )
+    return str(args.deprecated_version)
 
 
 def _start(args: argparse.Namespace) -> int:
-    value = _json_arg(args.input, "--input")
+    version = _blueprint_version(args)
+    value = read_input(args)
     target: Any = args.blueprint
     if Path(args.blueprint).suffix in (".yaml", ".yml", ".json"):
         from legato.cli.run import import_modules
@@ -113,50 +128,55 @@ def _start(args: argparse.Namespace) -> int:
         target = compile_structure(load_blueprint(args.blueprint))
 
     async def action(client: Any) -> Any:
-        rid = await client.start(target, value, version=args.version, run_id=args.run_id)
+        rid = await client.start(target, value, version=version, run_id=args.run_id)
         if not args.wait:
             return {"run_id": rid}
-        return (await client.wait(rid, timeout=args.timeout)).to_dict()
+        try:
+            return (await client.wait(rid, timeout=args.timeout)).to_dict()
+        except TimeoutError:
+            raise LegatoError(
+                f"run {rid} did not finish within {args.timeout}s; it goes on "
+                f"(legato status {rid})"
+            ) from None
 
     out = with_client(args, action)
-    _print(out)
+    emit(out, args.output)
     return 0 if out.get("status", "completed") == "completed" else 1
 
 
 def _status(args: argparse.Namespace) -> int:
-    from legato.cli.tables import failure_text, run_failure, status_table
+    from legato.cli.tables import failure_text, run_failure, status_rows
 
     async def action(client: Any) -> Any:
         header = await client.status(args.run_id)
         failure = None
-        if header.status == "failed" and not args.json:
+        if header.status == "failed" and args.output == "table":
             failure = run_failure(await client.history(args.run_id))
         return header, failure
 
     header, failure = with_client(args, action)
-    if args.json:
-        _print(header)
-    else:
-        print(status_table(header))
+    if args.output == "table":
+        show_table(None, status_rows(header))
         if failure is not None:
             print("failure:\n" + failure_text(failure))
+    else:
+        emit(header, args.output)
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    from legato.cli.tables import failures_text, history_table
+    from legato.cli.tables import HISTORY_COLUMNS, failures_text, history_rows
 
     if args.follow:
         return _follow(args)
     events = with_client(args, lambda c: c.history(args.run_id))
-    if not args.json:
-        print(history_table(events))
+    if args.output == "table":
+        show_table(HISTORY_COLUMNS, history_rows(events))
         failures = failures_text(events)
         if failures:
             print("\n" + failures)
-        return 0
-    for event in events:
-        _print(event)
+    else:
+        emit(events, args.output, many=True)
     return 0
 
 
@@ -170,12 +190,14 @@ def _follow(args: argparse.Namespace) -> int:
         padded = [c.ljust(w) for c, w in zip(cells, _WIDTHS, strict=False)]
         return "  ".join([*padded, *cells[len(_WIDTHS) :]]).rstrip()
 
+    as_json = args.output != "table"
+
     async def action(client: Any) -> str:
-        if not args.json:
+        if not as_json:
             print(line(HISTORY_COLUMNS), flush=True)
         async for event in client.follow(args.run_id):
-            text = msgspec.json.encode(event).decode() if args.json else line(history_row(event))
-            if isinstance(event, StepFailed) and event.traceback and not args.json:
+            text = msgspec.json.encode(event).decode() if as_json else line(history_row(event))
+            if isinstance(event, StepFailed) and event.traceback and not as_json:
                 text += "\n" + "\n".join(
                     "    " + row for row in event.traceback.rstrip().splitlines()
                 )
@@ -187,7 +209,7 @@ def _follow(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     done = with_client(args, lambda c: c.cancel(args.run_id, args.reason))
-    _print({"run_id": args.run_id, "cancelled": done})
+    emit({"run_id": args.run_id, "cancelled": done}, args.output)
     return 0 if done else 1
 
 
@@ -196,5 +218,5 @@ def _signal(args: argparse.Namespace) -> int:
     kept = with_client(
         args, lambda c: c.signal(args.run_id, args.name, data, key=args.key, dedupe=args.id)
     )
-    _print({"run_id": args.run_id, "signal": args.name, "kept": kept})
+    emit({"run_id": args.run_id, "signal": args.name, "kept": kept}, args.output)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -12,6 +11,9 @@ from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.mermaid import mermaid
+from legato.cli.options import add_input_arguments, read_input
+from legato.cli.output import add_output_argument, emit
+from legato.cli.streams import stdout_to_stderr
 from legato.config import (
     DOCUMENT_LIMITS,
     Settings,
@@ -20,6 +22,9 @@ from legato.config import (
     limits_from_cli,
     settings_from_cli,
 )
+from legato.logs import add_arguments as add_log_arguments
+from legato.logs import configure_from_cli as configure_logs
+from legato.loop import run as run_loop
 from legato.runtime.blueprint import load_blueprint
 from legato.runtime.compiler import compile_file
 from legato.runtime.errors import BlueprintError
@@ -33,15 +38,16 @@ def register(subparsers: Any) -> None:
         "run",
         help="run a blueprint to completion and print the result",
         description="Run a blueprint (YAML or JSON) and print one JSON "
-        "object: run_id, status, outputs, error, context. "
-        "Exit 0 completed, 1 failed, 2 invalid input.",
+        "object: run_id, status, outputs, error, context (always valid JSON: NaN prints "
+        "as null, bytes as base64; see legato.cli.output). What nodes print goes to "
+        "stderr. Exit 0 completed, 1 failed, 2 invalid input.",
     )
     run.add_argument("file", help="blueprint file (.yaml, .yml or .json)")
-    given = run.add_mutually_exclusive_group()
-    given.add_argument("--input", metavar="JSON", help="the run's input, as JSON")
-    given.add_argument("--input-file", metavar="PATH", help="a file holding the input as JSON")
+    add_input_arguments(run)
     _import_argument(run)
     run.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    add_output_argument(run, "json")
+    add_log_arguments(run, default_level="WARNING")
     add_config_argument(run)
     add_limit_arguments(run)
     run.set_defaults(func=_run)
@@ -113,23 +119,6 @@ def _compile(args: argparse.Namespace, limits: Limits = DEFAULT_LIMITS) -> Regis
     return registry
 
 
-def _read_input(args: argparse.Namespace) -> Any:
-    if args.input_file:
-        try:
-            text = Path(args.input_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--input-file: {exc.strerror}: {args.input_file}") from exc
-        source = args.input_file
-    elif args.input is not None:
-        text, source = args.input, "--input"
-    else:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{source} is not valid JSON: {exc}") from exc
-
-
 async def run_here(
     registry: Registry, value: Any, timeout: float | None, settings: Settings
 ) -> dict[str, Any]:
@@ -153,18 +142,26 @@ async def run_here(
 
 
 def _run(args: argparse.Namespace) -> int:
-    value = _read_input(args)
+    value = read_input(args)
     settings = settings_from_cli(args, os.environ)
-    registry = _compile(args, settings.limits)
-    if registry is None:
-        return 2
     if settings.partial:
         raise UsageError(
             "distributed mode needs all of LEGATO_KAFKA, LEGATO_CASSANDRA and "
             "LEGATO_REDIS (or a --config with all three)"
         )
-    out = asyncio.run(run_here(registry, value, args.timeout, settings))
-    print(json.dumps(out, default=repr))
+    if (
+        args.log_level
+        or args.log_format
+        or {"LEGATO_LOG_LEVEL", "LEGATO_LOG_FORMAT"} & set(os.environ)
+    ):
+        # else Python's own last resort: warnings and errors, plainly, to stderr
+        configure_logs(args, os.environ, default_level="WARNING")
+    with stdout_to_stderr():  # node code (and modules it imports) may print
+        registry = _compile(args, settings.limits)
+        if registry is None:
+            return 2
+        out = run_loop(run_here(registry, value, args.timeout, settings))
+    emit(out, args.output)
     return 0 if out["status"] == "completed" else 1
 
 

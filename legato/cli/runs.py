@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from legato.cli import UsageError
+from legato.cli.output import add_output_argument, emit
 from legato.cli.remote import with_client
 from legato.cli.tables import table
 from legato.config import add_config_argument
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
         "--limit", type=int, default=50, metavar="N", help=f"runs per page, 1 to {MAX_LIMIT}"
     )
     p.add_argument("--cursor", help="continue a listing (the cursor its last page printed)")
-    p.add_argument("--json", action="store_true", help="print the page as one JSON object")
+    add_output_argument(p, "table", json_alias="json")
     p.set_defaults(func=_runs)
     add_config_argument(p)
 
@@ -80,10 +80,14 @@ def _runs(args: argparse.Namespace) -> int:
             cursor=args.cursor,
         ),
     )
-    if args.json:
-        print(msgspec.json.encode(page).decode())
-    else:
+    if args.output == "table":
         print(runs_table(page))
+    elif args.output == "json":  # the page: {runs, cursor}
+        emit(page, "json")
+    else:  # one run a line (the cursor, if any, on stderr)
+        emit(page.runs, "jsonl", many=True)
+        if page.cursor:
+            print(f"more: --cursor {page.cursor}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 
 from legato.cli import UsageError
-from legato.cli.remote import _json_arg, _print, with_client
+from legato.cli.output import add_output_argument, emit
+from legato.cli.remote import _json_arg, with_client
 from legato.config import add_config_argument
 
 
@@ -33,7 +34,8 @@ def register(subparsers: Any) -> None:
         p = sub.add_parser(name, help=f"{what} a schedule")
         p.add_argument("name")
         p.set_defaults(func=_steer)
-    for p in sub.choices.values():
+    for name, p in sub.choices.items():
+        add_output_argument(p, "table" if name == "list" else "json")
         add_config_argument(p)
 
 
@@ -60,14 +62,13 @@ def _add(args: argparse.Namespace) -> int:
         catch_up=args.catch_up,
     )
     nxt = with_client(args, lambda c: c.schedules.add(sched))
-    _print({"schedule": args.name, "next": _iso(nxt)})
+    emit({"schedule": args.name, "next": _iso(nxt)}, args.output)
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     entries = with_client(args, lambda c: c.schedules.entries())
-    for sched, nxt in entries:
-        _print({**_plain(sched), "next": _iso(nxt)})
+    emit([{**_plain(sched), "next": _iso(nxt)} for sched, nxt in entries], args.output, many=True)
     return 0
 
 
@@ -85,5 +86,7 @@ def _steer(args: argparse.Namespace) -> int:
         "delete": lambda c: c.schedules.delete(args.name),
     }
     out = with_client(args, actions[args.action])
-    _print({"schedule": args.name, args.action: True, "next": _iso(out) if out else None})
+    emit(
+        {"schedule": args.name, args.action: True, "next": _iso(out) if out else None}, args.output
+    )
     return 0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
 from legato.cli import UsageError
-from legato.config import CassandraSettings, add_config_argument, settings_from_cli
+from legato.cli.options import add_dev_argument, require_configured
+from legato.cli.output import add_output_argument, emit
+from legato.config import ENV_CASSANDRA, CassandraSettings, add_config_argument, settings_from_cli
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +26,8 @@ def register(subparsers: Any) -> None:
         "order; a second run is a no-op. Prints JSON {keyspace, applied}.",
     )
     add_config_argument(apply)
+    add_output_argument(apply, "json")
+    add_dev_argument(apply, "Cassandra")
     apply.add_argument("--keyspace", help="keyspace (default: from the settings, 'legato')")
     apply.add_argument(
         "--replication",
@@ -38,7 +41,9 @@ def _apply(args: argparse.Namespace) -> int:
     from legato import migrations
     from legato.adapters.cassandra import connect
 
-    settings = settings_from_cli(args, os.environ).cassandra or CassandraSettings()
+    configured = settings_from_cli(args, os.environ).cassandra
+    require_configured(configured is not None, args.dev, ENV_CASSANDRA)
+    settings = configured or CassandraSettings()
     keyspace = args.keyspace or settings.keyspace
     replication = args.replication or settings.replication
     try:
@@ -50,5 +55,5 @@ def _apply(args: argparse.Namespace) -> int:
         applied = migrations.apply(session, keyspace, replication)
     finally:
         cluster.shutdown()
-    print(json.dumps({"keyspace": keyspace, "applied": applied}))
+    emit({"keyspace": keyspace, "applied": applied}, args.output)
     return 0

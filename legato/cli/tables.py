@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from legato.cli.jsontext import dumps
 from legato.schemas import (
     Event,
     RunCancelled,
@@ -35,8 +35,7 @@ def table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]]) -> str:
 
 def short(value: Any) -> str:
     """``value`` as compact JSON on one line, cut at ``WIDTH`` characters."""
-    text = value if isinstance(value, str) else json.dumps(value, default=repr)
-    text = " ".join(text.split())
+    text = " ".join((value if isinstance(value, str) else dumps(value)).split())
     return text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"
 
 
@@ -50,6 +49,10 @@ def clock(at: float, *, date: bool = False) -> str:
 
 def status_table(header: RunHeader) -> str:
     """A run's header, one field per line."""
+    return table(None, status_rows(header))
+
+
+def status_rows(header: RunHeader) -> list[tuple[str, str]]:
     rows = [
         ("run", header.run_id),
         ("blueprint", f"{header.blueprint_id} v{header.version}"),
@@ -64,7 +67,7 @@ def status_table(header: RunHeader) -> str:
         rows.append(("error", short(header.error)))
     if header.input is not None:
         rows.append(("input", short(header.input)))
-    return table(None, rows)
+    return rows
 
 
 HISTORY_COLUMNS = ("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL")
@@ -89,6 +92,10 @@ def _tag(event: Event) -> str:
     """The event's type as the history stores it (every event is tagged by a name)."""
     tag = event.__struct_config__.tag
     return tag if isinstance(tag, str) else type(event).__name__
+
+
+def history_rows(events: Iterable[Event]) -> list[tuple[str, ...]]:
+    return [history_row(e) for e in events]
 
 
 def _detail(event: Event) -> str:

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from legato.cli import UsageError
+from legato.cli.options import port_in_use
 from legato.cli.run import import_modules
 from legato.config import RUN_LIMITS, add_config_argument, add_limit_arguments, settings_from_cli
 from legato.logs import add_arguments as add_log_arguments
@@ -54,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from legato.worker import WorkerOptions, run_worker
+    from legato.worker import PortInUseError, WorkerOptions, run_worker
 
     settings = settings_from_cli(args, os.environ)
     if not settings.distributed:
@@ -74,4 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     options = WorkerOptions(
         args.concurrency, args.health_port or None, args.drain_timeout, args.lease_ttl
     )
-    return run_loop(run_worker(settings, options))
+    try:
+        return run_loop(run_worker(settings, options))
+    except PortInUseError as exc:
+        raise UsageError(port_in_use(exc.port, "--health-port", exc.reason)) from None

@@ -61,7 +61,7 @@ def test_every_package_folder_is_copied(stages: list[Stage]) -> None:
     sources = set()
     for args in stages[0].all("COPY"):
         sources.update(s.strip("/") for s in args.split()[:-1])
-    needed = {"pyproject.toml", PYPROJECT["project"]["readme"]}
+    needed = {"pyproject.toml", PYPROJECT["project"]["readme"], "constraints.txt"}
     needed.update(PYPROJECT["tool"]["setuptools"]["package-dir"].values())
     assert sources == needed
 

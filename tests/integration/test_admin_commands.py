@@ -18,9 +18,9 @@ def test_schema_apply_twice_is_a_no_op(
 ) -> None:
     keyspace = unique_name("ks")
     try:
-        assert main(["schema", "apply", "--keyspace", keyspace]) == 0
+        assert main(["schema", "apply", "--dev", "--keyspace", keyspace]) == 0
         first = json.loads(capsys.readouterr().out)
-        assert main(["schema", "apply", "--keyspace", keyspace]) == 0
+        assert main(["schema", "apply", "--dev", "--keyspace", keyspace]) == 0
         second = json.loads(capsys.readouterr().out)
         tables = {
             r.table_name

@@ -147,7 +147,9 @@ def test_two_workers_share_a_load(
     ids = [first["run_id"]]
     for _ in range(15):
         ids.append(
-            cli(env, "start", "loop", "--version", "1", "--input", '{"upto": 5}')[1]["run_id"]
+            cli(env, "start", "loop", "--blueprint-version", "1", "--input", '{"upto": 5}')[1][
+                "run_id"
+            ]
         )
     seen_workers = set()
     for rid in ids:

@@ -80,5 +80,5 @@ def test_a_bad_keyspace_name_is_refused_before_any_query() -> None:
 def test_schema_apply_with_a_bad_replication_is_a_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["schema", "apply", "--replication", "nts"]) == 2
+    assert main(["schema", "apply", "--dev", "--replication", "nts"]) == 2
     assert "replication must be simple:N or nts:dc1=N" in capsys.readouterr().err
