@@ -19,6 +19,7 @@ from legato.schemas.events import (
     StepWaiting,
 )
 from legato.schemas.jobs import Job
+from legato.schemas.workers import WorkerInfo
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -43,4 +44,5 @@ __all__ = [
     "StepRecord",
     "StepSkipped",
     "StepWaiting",
+    "WorkerInfo",
 ]

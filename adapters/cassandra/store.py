@@ -37,8 +37,9 @@ from cassandra.query import BatchStatement, BatchType
 
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
 from legato.runtime.errors import FencingError, RunNotFoundError
-from legato.runtime.ports import ActivePage, StepView
+from legato.runtime.ports import ActivePage, BlueprintInfo, StepView
 from legato.runtime.steps import StepId
+from legato.runtime.versions import version_key
 from legato.schemas import (
     Blueprint,
     ContextWrite,
@@ -169,6 +170,14 @@ def statements(ks: str) -> dict[str, str]:
         "bp_put": f"INSERT INTO {ks}.blueprints (id, version, body, created_at) "
         "VALUES (?, ?, ?, ?) IF NOT EXISTS",
         "bp_get": f"SELECT body FROM {ks}.blueprints WHERE id = ? AND version = ?",
+        "bp_index": f"INSERT INTO {ks}.blueprint_index (shard, id, version, registered_at) "
+        "VALUES (0, ?, ?, ?) IF NOT EXISTS",
+        "bp_list": f"SELECT id, version, registered_at, active FROM {ks}.blueprint_index "
+        "WHERE shard = 0",
+        "bp_list_id": f"SELECT id, version, registered_at, active FROM {ks}.blueprint_index "
+        "WHERE shard = 0 AND id = ?",
+        "bp_active": f"UPDATE {ks}.blueprint_index SET active = ? WHERE shard = 0 AND id = ? "
+        "AND version = ? IF EXISTS",
     }
 
 
@@ -460,10 +469,28 @@ class CassandraRunStore:
     # -- blueprints ----------------------------------------------------------------------
 
     async def put_blueprint(self, blueprint: Blueprint) -> None:
-        await self._run(
-            "bp_put", (blueprint.id, blueprint.version, _enc.encode(blueprint), _ts(time.time()))
-        )
+        now = _ts(time.time())
+        await self._run("bp_put", (blueprint.id, blueprint.version, _enc.encode(blueprint), now))
+        # After the body: a crash between the two leaves a version that is not listed
+        # until it is registered again, never a listed version without a body.
+        await self._run("bp_index", (blueprint.id, blueprint.version, now))
 
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None:
         rows = await self._run("bp_get", (blueprint_id, version))
         return msgspec.msgpack.decode(rows[0].body, type=Blueprint) if rows else None
+
+    async def list_blueprints(self, blueprint_id: str | None = None) -> list[BlueprintInfo]:
+        rows = await (
+            self._run("bp_list", ())
+            if blueprint_id is None
+            else self._run("bp_list_id", (blueprint_id,))
+        )
+        found = [
+            BlueprintInfo(r.id, r.version, r.active is not False, _secs(r.registered_at))
+            for r in rows
+        ]
+        return sorted(found, key=lambda i: (i.id, version_key(i.version)))
+
+    async def set_blueprint_active(self, blueprint_id: str, version: str, active: bool) -> bool:
+        rows = await self._run("bp_active", (active, blueprint_id, version))
+        return bool(rows and rows[0].applied)

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from legato.runtime.errors import LegatoError
 
 # Modules under legato.cli that contribute subcommands, in help order.
-_COMMAND_MODULES = ("run", "remote", "worker", "reconcile", "dev", "schema", "topics", "config")
+_COMMAND_MODULES = (
+    "run", "remote", "worker", "server", "reconcile", "dev", "schema", "topics", "config",
+)
 
 
 class UsageError(Exception):
