@@ -32,7 +32,9 @@ async def open_backend(settings: Settings | None = None, *, group: str | None = 
     connection = await CassandraConnection.open(settings.cassandra)
     try:
         keyspace = settings.cassandra.keyspace
-        store = await CassandraRunStore.open(connection.session, keyspace)
+        days = settings.cassandra.retention_days
+        retention = days * 86400.0 if days is not None else None
+        store = await CassandraRunStore.open(connection.session, keyspace, retention=retention)
         timers = await CassandraTimers.open(connection.session, keyspace)
     except BaseException:
         await connection.close()

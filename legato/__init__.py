@@ -36,6 +36,7 @@ from legato.runtime.errors import (
 from legato.runtime.nodes import NodeCatalog, Result, default_catalog
 from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
+from legato.runtime.runindex import InvalidQueryError, RunPage, RunQuery, RunSummary
 from legato.runtime.worker import WorkerSettings
 from legato.schemas import Blueprint, Edge, Loop, Node, NodeConfig, Retry
 
@@ -118,6 +119,7 @@ __all__ = [
     "Edge",
     "Engine",
     "Flow",
+    "InvalidQueryError",
     "LegatoError",
     "Loop",
     "Node",
@@ -130,7 +132,10 @@ __all__ = [
     "Result",
     "Retry",
     "RunContext",
+    "RunPage",
+    "RunQuery",
     "RunResult",
+    "RunSummary",
     "StepContext",
     "StepError",
     "SyncClient",

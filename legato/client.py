@@ -7,6 +7,7 @@ no node code.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from legato.adapters import open_backend
@@ -14,7 +15,7 @@ from legato.adapters.settings import Settings
 from legato.runtime.compiler import compile_blueprint
 from legato.runtime.control import RunControl, RunResult
 from legato.runtime.ending import RunEnding
-from legato.runtime.ports import Backend
+from legato.runtime.ports import Backend, RunPage
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
 from legato.schemas import Blueprint, Event, RunHeader
@@ -74,6 +75,28 @@ class Client:
     async def history(self, run_id: str) -> list[Event]:
         return await self.control.history(run_id)
 
+    async def list_runs(
+        self,
+        *,
+        blueprint: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first, by blueprint id, status and start window (``since``
+        inclusive, ``until`` exclusive), ``limit`` a page; the page's ``cursor`` gets
+        the next one (None: that was the last)."""
+        return await self.control.list_runs(
+            blueprint=blueprint,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)
 
@@ -123,6 +146,27 @@ class SyncClient:
 
     def history(self, run_id: str) -> list[Event]:
         return self._runner.run(self._client.history(run_id))
+
+    def list_runs(
+        self,
+        *,
+        blueprint: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        return self._runner.run(
+            self._client.list_runs(
+                blueprint=blueprint,
+                status=status,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
 
     def cancel(self, run_id: str, reason: str = "") -> bool:
         return self._runner.run(self._client.cancel(run_id, reason))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from legato.runtime.compiler import compile_structure
@@ -19,7 +20,7 @@ from legato.runtime.errors import (
     UnknownBlueprintError,
 )
 from legato.runtime.history import fold
-from legato.runtime.ports import Backend
+from legato.runtime.ports import Backend, RunPage, RunQuery
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
 from legato.runtime.tracing import traceparent
@@ -138,6 +139,22 @@ class RunControl:
     async def history(self, run_id: str) -> list[Event]:
         await self.status(run_id)
         return await self.backend.store.history(run_id)
+
+    async def list_runs(
+        self,
+        *,
+        blueprint: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first (by start), filtered by blueprint id, status and start
+        window (``since`` inclusive, ``until`` exclusive); pass the page's ``cursor``
+        to get the next one. Raises ``InvalidQueryError`` for a filter it cannot use."""
+        query = RunQuery(blueprint, status, since, until, limit, cursor)
+        return await self.backend.store.list_runs(query)
 
     async def wait(self, run_id: str, *, timeout: float | None = None) -> RunResult:
         header = await self.backend.store.wait_finished(run_id, timeout)

@@ -16,7 +16,7 @@ from legato.runtime.control import RunControl, RunResult
 from legato.runtime.ending import RunEnding
 from legato.runtime.nodes import NodeCatalog
 from legato.runtime.pipeline import Work
-from legato.runtime.ports import Backend
+from legato.runtime.ports import Backend, RunPage
 from legato.runtime.registries import Registries
 from legato.runtime.registry import Registry
 from legato.runtime.tracing import default_tracer
@@ -108,6 +108,10 @@ class Engine:
 
     async def history(self, run_id: str) -> list[Event]:
         return await self.control.history(run_id)
+
+    async def list_runs(self, **query: Any) -> RunPage:
+        """``RunControl.list_runs``: runs newest first, by blueprint, status, window."""
+        return await self.control.list_runs(**query)
 
     async def cancel(self, run_id: str, reason: str = "") -> bool:
         return await self.control.cancel(run_id, reason)

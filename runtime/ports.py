@@ -25,6 +25,9 @@ from typing import Any, NamedTuple, Protocol
 
 from legato.runtime.clock import SYSTEM_CLOCK, Clock
 from legato.runtime.joins import JoinDecision, JoinMode
+from legato.runtime.runindex import RunPage as RunPage  # the listing's types, re-exported
+from legato.runtime.runindex import RunQuery as RunQuery
+from legato.runtime.runindex import RunSummary as RunSummary
 from legato.schemas import (
     Blueprint,
     ContextWrite,
@@ -177,6 +180,13 @@ class RunStore(Resource, Protocol):
         """Running runs, a page at a time, through an index of active runs (its cost
         grows with the number of active runs, never with all runs ever).
         ``updated_at`` is the time of the run's last recorded progress."""
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        """Runs, running or finished, newest first (by start time), filtered by
+        blueprint, status and start-time window, a page at a time, through index
+        tables: one read per index partition, never a scan of runs. A run keeps its
+        place when it ends, so paging lists no run twice (``legato.runtime.runindex``).
+        Finished runs leave the index when their history expires (the retention)."""
 
     async def park(self, run_id: str, progress_at: float, until: float | None) -> None:
         """Note that resuming the run at progress ``progress_at`` found nothing to do

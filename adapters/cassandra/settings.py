@@ -37,6 +37,9 @@ class CassandraSettings:
             it: ``simple:N`` or ``nts:dc1=3,dc2=3``.
         tls: Connect with TLS.
         tls_ca_file: CA certificate file that verifies the servers; implies TLS in a URL.
+        retention_days: Days a finished run is kept after it ended: its history and its
+            run index rows expire together (Cassandra TTLs written when it ends); unset:
+            kept for ever. Running runs never expire.
         options: Keyword arguments of cassandra-driver's ``Cluster``, as they are.
     """
 
@@ -51,14 +54,22 @@ class CassandraSettings:
     replication: str = "simple:1"
     tls: bool = False
     tls_ca_file: str | None = None
+    retention_days: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        days = self.retention_days
+        if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+            raise ConfigError(
+                f"retention_days must be from 1 to {MAX_RETENTION_DAYS} (days), got {days}"
+            )
 
     @classmethod
     def from_url(cls, url: str) -> CassandraSettings:
         """``cassandra://user:pass@h1,h2:9042/keyspace?consistency=QUORUM&dc=dc1&tls=true``.
 
         Query keys: ``consistency``, ``serial`` (``SERIAL``/``LOCAL_SERIAL``), ``dc``
-        (local data center), ``replication``,
+        (local data center), ``replication``, ``retention_days``,
         ``tls`` and ``ca`` (a CA file; implies ``tls``).
         """
         parts = split_url(url, "Cassandra")
@@ -83,6 +94,8 @@ class CassandraSettings:
                 kwargs["tls"] = url_bool(value, "Cassandra URL: tls")
             elif key == "ca":
                 kwargs.update(tls=True, tls_ca_file=value)
+            elif key == "retention_days":
+                kwargs["retention_days"] = _days(value)
             else:
                 kwargs[CASSANDRA_URL_KEYS[key]] = value
         return cls(**kwargs)
@@ -96,4 +109,16 @@ CASSANDRA_URL_KEYS = {
     "replication": "replication",
     "tls": "tls",
     "ca": "tls_ca_file",
+    "retention_days": "retention_days",
 }
+
+MAX_RETENTION_DAYS = 7300  # Cassandra's longest TTL is 20 years
+
+
+def _days(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"Cassandra URL: retention_days must be a whole number of days from 1 to "
+            f"{MAX_RETENTION_DAYS}, got {value!r}"
+        )
+    return int(value)

@@ -36,8 +36,10 @@ import msgspec
 from cassandra.query import BatchStatement, BatchType
 
 from legato.adapters.cassandra.aio import check_keyspace, execute, prepare_all
+from legato.adapters.cassandra.retention import Retention
+from legato.adapters.cassandra.runindex import CassandraRunIndex
 from legato.runtime.errors import FencingError, RunNotFoundError
-from legato.runtime.ports import ActivePage, BlueprintInfo, StepView
+from legato.runtime.ports import ActivePage, BlueprintInfo, RunPage, RunQuery, StepView
 from legato.runtime.steps import StepId
 from legato.runtime.versions import version_key
 from legato.schemas import (
@@ -184,17 +186,37 @@ def statements(ks: str) -> dict[str, str]:
 class CassandraRunStore:
     """The run history in Cassandra. Build with ``await CassandraRunStore.open(...)``."""
 
-    def __init__(self, session: Any, keyspace: str, prepared: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        session: Any,
+        keyspace: str,
+        prepared: dict[str, Any],
+        index: CassandraRunIndex,
+        retention: Retention | None = None,
+    ) -> None:
         self.session = session
         self.keyspace = keyspace
         self._q = prepared
+        self._index = index
+        self._retention = retention
 
     @classmethod
-    async def open(cls, session: Any, keyspace: str) -> CassandraRunStore:
-        """Prepare every statement (in a thread: preparing blocks)."""
+    async def open(
+        cls, session: Any, keyspace: str, *, retention: float | None = None
+    ) -> CassandraRunStore:
+        """Prepare every statement (in a thread: preparing blocks). ``retention``:
+        seconds a finished run's history and index rows are kept (None: for ever)."""
         cql = statements(keyspace)
         prepared = await prepare_all(session, cql)
-        return cls(session, keyspace, prepared)
+        index = await CassandraRunIndex.open(session, keyspace, retention)
+        kept = await Retention.open(session, keyspace, int(retention)) if retention else None
+        return cls(session, keyspace, prepared, index, kept)
+
+    async def _ended(self, header: RunHeader, status: str, ended_at: float) -> None:
+        """What follows a run's end in its partition: the index, then the TTLs."""
+        await self._index.ended(header, status, ended_at)
+        if self._retention is not None:
+            await self._retention.expire(header.run_id)
 
     async def _run(self, name: str, params: Sequence[Any]) -> list[Any]:
         return await execute(self.session, self._q[name], params)
@@ -228,7 +250,11 @@ class CassandraRunStore:
         batch.add(self._q["row"], (header.run_id, EVENT, _seq(), "", _enc.encode(event)))
         batch.add(self._q["row"], (header.run_id, STEP, HEADER_ROW, "", b""))
         rows = await execute(self.session, batch)
-        return bool(rows and rows[0].applied)
+        if not (rows and rows[0].applied):
+            return False
+        # After the run exists: a repeated create (same run id) indexes nothing twice.
+        await self._index.created(header)
+        return True
 
     async def get_run(self, run_id: str) -> RunHeader | None:
         rows = await self._run("header", (run_id,))
@@ -362,8 +388,12 @@ class CassandraRunStore:
             if fence is not None and now is not None and now.status == "running":
                 raise FencingError(f"stale lease token {fence[1]} for {run_id}/{fence[0]}")
             return False
+        await self._ended(header, status, event.at)
         await self._run("active_del", (bucket(header.created_at), run_id))
         return True
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        return await self._index.page(query)
 
     async def park(self, run_id: str, progress_at: float, until: float | None) -> None:
         await self._run(
@@ -411,6 +441,10 @@ class CassandraRunStore:
                     if h is not None and h.status == "running" and bucket(h.created_at) == b:
                         out.append(h)
                     elif h is not None or b < old:
+                        if h is not None and h.status != "running":
+                            # Its end may have stopped before the index: finish that.
+                            running = msgspec.structs.replace(h, status="running")
+                            await self._ended(running, h.status, h.updated_at)
                         # Finished, a create that never happened, or a repeated create of
                         # an existing run id (its row went to another bucket).
                         stale.append(run_id)

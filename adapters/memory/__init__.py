@@ -11,9 +11,10 @@ from legato.runtime.clock import SYSTEM_CLOCK, Clock
 from legato.runtime.ports import Backend
 
 
-def memory_backend(clock: Clock = SYSTEM_CLOCK) -> Backend:
-    """A fresh in-process backend (store, coordinator, bus, timers) on ``clock``."""
-    store = MemoryRunStore()
+def memory_backend(clock: Clock = SYSTEM_CLOCK, *, retention: float | None = None) -> Backend:
+    """A fresh in-process backend (store, coordinator, bus, timers) on ``clock``;
+    ``retention``: seconds finished runs are kept (None: for ever)."""
+    store = MemoryRunStore(retention=retention, clock=clock)
     bus = MemoryJobBus()
     return Backend(
         store=store,

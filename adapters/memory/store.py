@@ -8,6 +8,7 @@ not survive the distributed backend fails here too.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,8 +16,18 @@ from typing import Any
 
 import msgspec
 
+from legato.adapters.memory.runindex import MemoryRunIndex
+from legato.runtime.clock import SYSTEM_CLOCK, Clock
 from legato.runtime.errors import FencingError, RunNotFoundError
-from legato.runtime.ports import ActivePage, BlueprintInfo, StepView
+from legato.runtime.ports import (
+    ActivePage,
+    BlueprintInfo,
+    RunPage,
+    RunQuery,
+    RunSummary,
+    StepView,
+)
+from legato.runtime.runindex import moment, started_ms
 from legato.runtime.steps import StepId
 from legato.runtime.versions import version_key
 from legato.schemas import (
@@ -52,17 +63,34 @@ class _Run:
     waiters: dict[str, dict[str, bytes]] = field(default_factory=dict)
     claims: dict[str, int] = field(default_factory=dict)  # step -> newest token claimed
     failures: dict[str, bytes] = field(default_factory=dict)  # step -> last failed attempt
+    ended_at: float | None = None
 
 
 class MemoryRunStore:
-    """Runs kept in a dict; safe for one event loop."""
+    """Runs kept in a dict; safe for one event loop.
 
-    def __init__(self) -> None:
+    ``retention``: seconds a finished run is kept after it ended (None: for ever);
+    an expired run is gone from the index and its history at once, as in Cassandra.
+    """
+
+    def __init__(self, *, retention: float | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
         self._blueprint_info: dict[tuple[str, str], BlueprintInfo] = {}
         self._active: dict[str, int] = {}  # running runs -> their place in the index
         self._next = 0
+        self._index = MemoryRunIndex()
+        self._retention = retention
+        self._clock = clock
+        self._expiry: list[tuple[float, str]] = []  # (expires at, run id), a heap
+
+    def _expire(self) -> None:
+        now = self._clock.now()
+        while self._expiry and self._expiry[0][0] <= now:
+            _, run_id = heapq.heappop(self._expiry)
+            run = self._runs.pop(run_id, None)
+            if run is not None:
+                self._index.remove(run.header)
 
     async def probe(self) -> str | None:
         return None
@@ -77,6 +105,7 @@ class MemoryRunStore:
             raise RunNotFoundError(f"run {run_id!r} does not exist") from None
 
     async def create_run(self, header: RunHeader, event: RunStarted) -> bool:
+        self._expire()
         if header.run_id in self._runs:
             return False
         run = _Run(header)
@@ -84,9 +113,11 @@ class MemoryRunStore:
         self._runs[header.run_id] = run
         self._next += 1
         self._active[header.run_id] = self._next
+        self._index.add(header)
         return True
 
     async def get_run(self, run_id: str) -> RunHeader | None:
+        self._expire()
         run = self._runs.get(run_id)
         return run.header if run is not None else None
 
@@ -193,6 +224,10 @@ class MemoryRunStore:
         assert status in TERMINAL_STATUSES, status
         if fence is not None:
             self._check(run, *fence)
+        self._index.move(run.header, status)
+        run.ended_at = event.at
+        if self._retention is not None:
+            heapq.heappush(self._expiry, (event.at + self._retention, run_id))
         run.header = msgspec.structs.replace(
             run.header,
             status=status,
@@ -221,6 +256,17 @@ class MemoryRunStore:
             out.append(self._runs[run_id].header)
             start = place
         return ActivePage(out)
+
+    async def list_runs(self, query: RunQuery) -> RunPage:
+        self._expire()
+        return self._index.page(query, self._summary)
+
+    def _summary(self, run_id: str) -> RunSummary:
+        run = self._runs[run_id]
+        h = run.header
+        ended = moment(started_ms(run.ended_at)) if run.ended_at is not None else None
+        started = moment(started_ms(h.created_at))
+        return RunSummary(run_id, h.blueprint_id, h.version, h.status, started, ended)
 
     async def park(self, run_id: str, progress_at: float, until: float | None) -> None:
         run = self._run(run_id)

@@ -28,6 +28,7 @@ from legato.schemas import (
     StepRecord,
     StepSkipped,
 )
+from legato.testing.contract.runindex import RunIndexContract
 
 
 async def new_run(store: Any, value: Any = None) -> str:
@@ -61,8 +62,8 @@ def failed(step: str, attempt: int, retry: bool = True, node: str | None = None)
     )
 
 
-class RunStoreContract:
-    """Runs, steps, context, signals, fencing, the active index and blueprints."""
+class RunStoreContract(RunIndexContract):
+    """Runs, steps, context, signals, fencing, the active and run indexes, blueprints."""
 
     async def test_create_get_and_create_twice(self, store: Any) -> None:
         rid = await new_run(store, {"x": [1, 2]})
