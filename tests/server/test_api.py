@@ -214,3 +214,47 @@ async def test_the_openapi_document_names_every_route(client: httpx.AsyncClient,
     }
     assert documented == routed
     assert set(served["components"]["schemas"]) >= {"RunHeader", "StartRun", "WorkerInfo", "Error"}
+
+
+async def test_runs_are_listed_newest_first_with_filters_and_pages(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/blueprints", json=BLUEPRINT)
+    await client.post("/blueprints", json=FAILING)
+    for i in range(3):
+        await client.post("/runs", json={"blueprint": "demo", "input": {"n": i}, "run_id": f"d{i}"})
+        await wait_ended(client, f"d{i}")
+    await client.post("/runs", json={"blueprint": "failing", "input": {"n": 1}, "run_id": "f0"})
+    await wait_ended(client, "f0")
+    every = (await client.get("/runs")).json()
+    assert [r["run_id"] for r in every["runs"]] == ["f0", "d2", "d1", "d0"]
+    assert every["cursor"] is None
+    assert every["runs"][0]["status"] == "failed" and every["runs"][0]["ended_at"]
+    demo = (await client.get("/runs", params={"blueprint": "demo", "limit": 2})).json()
+    assert [r["run_id"] for r in demo["runs"]] == ["d2", "d1"] and demo["cursor"]
+    rest = await client.get("/runs", params={"blueprint": "demo", "cursor": demo["cursor"]})
+    assert [r["run_id"] for r in rest.json()["runs"]] == ["d0"]
+    failed = (await client.get("/runs", params={"status": "failed", "since": "1h"})).json()
+    assert [r["run_id"] for r in failed["runs"]] == ["f0"]
+    assert (await client.get("/runs", params={"until": "1h"})).json()["runs"] == []
+    for bad in (
+        {"status": "sleeping"},
+        {"limit": "0"},
+        {"limit": "x"},
+        {"since": "yesterday"},
+        {"cursor": "garbage"},
+    ):
+        r = await client.get("/runs", params=bad)
+        assert r.status_code == 400 and error_code(r) == "invalid_request", bad
+    status = (await client.get("/status")).json()
+    assert status["counts"] == {"running": 0, "completed": 3, "failed": 1, "cancelled": 0}
+    assert status["capped"] == [] and status["active_runs"] == []
+    assert status["consumer_lag"] is None  # embedded: no consumer group
+
+
+async def test_status_lists_active_runs(client: httpx.AsyncClient) -> None:
+    await client.post("/blueprints", json=WAITING)
+    await client.post("/runs", json={"blueprint": "waiting", "input": {"n": 1}, "run_id": "w"})
+    status = (await client.get("/status")).json()
+    assert status["counts"]["running"] == 1
+    assert [h["run_id"] for h in status["active_runs"]] == ["w"]

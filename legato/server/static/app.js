@@ -30,7 +30,7 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const badge = (s) => el("span", { class: "badge " + s }, s);
-const when = (t) => (t ? new Date(t * 1000).toLocaleString() : "");
+const when = (t) => (t ? new Date(typeof t === "number" ? t * 1000 : t).toLocaleString() : "");
 const json = (v) => el("pre", {}, v === undefined ? "" : JSON.stringify(v, null, 2));
 const link = (href, text) => el("a", { href }, text);
 function table(head, rows, id) {
