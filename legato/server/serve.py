@@ -3,11 +3,15 @@ demo) or against a deployment (run control only; the workers run the steps)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Sequence
+import signal
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+
+import uvicorn
 
 from legato.adapters.settings import Settings
 from legato.runtime.errors import ConfigError
@@ -16,6 +20,18 @@ from legato.server.app import Api, create_app
 from legato.server.security import DEFAULT_MAX_BODY
 
 log = logging.getLogger("legato.server")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped by this process' own signal handlers (uvicorn's own
+    re-raise SIGTERM once stopped, so the process would not exit 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self) -> None:
+        self.should_exit = True
 
 
 @dataclass(frozen=True)
@@ -81,8 +97,6 @@ async def serve(
     settings: Settings, options: ServerOptions, blueprints: Sequence[Registry] = ()
 ) -> int:
     """Register ``blueprints``, then serve until SIGINT/SIGTERM; 0 on a clean stop."""
-    import uvicorn
-
     check_binding(options)
     async with open_api(settings, options) as api:
         for registry in blueprints:
@@ -92,8 +106,12 @@ async def serve(
         config = uvicorn.Config(
             app, host=options.host, port=options.port, lifespan="off", log_level="info"
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.stop)
         mode = "deployment" if settings.distributed else "embedded engine"
         log.info("serving %s on http://%s:%d/", mode, options.host, options.port)
         await server.serve()
     return 0
+

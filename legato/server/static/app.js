@@ -87,11 +87,16 @@ function drawGraph(graph, colours) {
     g.setAttribute("class", "node " + (colours[n.id] || "pending")); g.setAttribute("data-node", n.id);
     g.setAttribute("transform", `translate(${pos[n.id].x},${pos[n.id].y})`);
     g.innerHTML = `<rect width="${W}" height="${H}"></rect><text x="8" y="17"></text><text x="8" y="32" fill="#868e96"></text>`;
-    g.querySelectorAll("text")[0].textContent = n.id; g.querySelectorAll("text")[1].textContent = n.uses.slice(0, 22);
+    g.querySelectorAll("text")[0].textContent = n.id; g.querySelectorAll("text")[1].textContent = n.uses.length > 20 ? "…" + n.uses.slice(-19) : n.uses;
     const title = document.createElementNS(NS, "title"); title.textContent = `${n.id}: ${colours[n.id] || "pending"}`; g.append(title);
     svg.append(g);
   }
   return el("div", { class: "graph" }, svg);
+}
+
+function failure(f) {
+  const text = `attempt ${f.attempt}: ${f.error_type ? f.error_type + ": " : ""}${f.error}`;
+  return el("div", { class: "failure" }, text, f.traceback ? el("pre", {}, f.traceback) : "");
 }
 
 async function runPage(id) {
@@ -105,7 +110,7 @@ async function runPage(id) {
   }
   const stepRows = steps.steps.map((s) => ({ attrs: { "data-step": s.step_id }, cells: [
     s.step_id, badge(s.status), String(s.attempts), json(s.input), json(s.output),
-    el("div", { class: "error" }, s.error || "", ...s.failures.map((f) => json(f)))] }));
+    el("div", { class: "error" }, ...s.failures.map(failure))] }));
   const events = history.events.map((e) => ({ cells: [when(e.at), e.type, e.step_id || "", json(Object.fromEntries(Object.entries(e).filter(([k]) => !["at", "type", "step_id"].includes(k))))] }));
   show(el("h1", {}, "Run ", el("span", { id: "run-id" }, run.run_id), " ", el("span", { id: "run-status" }, badge(run.status))),
     el("p", {}, "Blueprint ", link(`#/blueprints/${run.blueprint_id}/${run.version}`, `${run.blueprint_id} v${run.version}`),
