@@ -30,8 +30,8 @@ def node_statuses(bp: Blueprint, events: Iterable[Event]) -> dict[str, str]:
     state = fold(events)
     seen: dict[str, list[str]] = {}
     for step in state.steps.values():
-        for node, status in _step_nodes(step):
-            seen.setdefault(node, []).append(status)
+        for name, status in _step_nodes(step):
+            seen.setdefault(name, []).append(status)
     out = {n.id: min(seen.get(n.id, ["pending"]), key=_RANK.__getitem__) for n in bp.nodes}
     if state.status == "running" and state.run_id:
         for node in bp.nodes:

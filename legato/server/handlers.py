@@ -239,7 +239,7 @@ async def signal_run(api: Api, request: Request) -> Any:
 # -- the deployment ---------------------------------------------------------------------
 
 
-async def _count(api: Api, status: str, since: float | None) -> tuple[int, bool]:
+async def _count(api: Api, status: str, since: datetime | None) -> tuple[int, bool]:
     count, cursor = 0, None
     while count < COUNT_CAP:
         page = await api.control.list_runs(status=status, since=since, limit=1000, cursor=cursor)
