@@ -205,7 +205,7 @@ async def run_worker(
         backend.coordinator, engine.worker, (settings.kafka.jobs_topic, commands.topic)
     )
     presence.start()
-    log.info("worker %s ready (concurrency %d)", engine.worker.worker_id, options.concurrency)
+    log.info("worker ready (concurrency %d, id %s)", options.concurrency, engine.worker.worker_id)
     await stop.wait()
     readiness.draining = True
     await presence.stop()
