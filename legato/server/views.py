@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import msgspec
 
 from legato.cli.progress import node_statuses
+from legato.runtime.graph import topological_order
 from legato.runtime.history import RunState, fold
 from legato.runtime.inputs import build_input
 from legato.runtime.registry import Registry
@@ -17,21 +19,19 @@ from legato.schemas import Blueprint, Event, Job, StepCompleted, StepFailed, Ste
 def graph(bp: Blueprint) -> dict[str, Any]:
     """Nodes in layers (longest path from a start node, loop back edges left out) and
     edges, for drawing: ``{"nodes": [{id, uses, layer, slot}], "edges": [...]}``."""
-    forward = [e for e in bp.edges if e.loop is None]
-    preds: dict[str, list[str]] = {n.id: [] for n in bp.nodes}
-    for e in forward:
-        if e.target in preds and e.source in preds:
-            preds[e.target].append(e.source)
+    succ: defaultdict[str, list[str]] = defaultdict(list)
+    pred: defaultdict[str, list[str]] = defaultdict(list)
+    ids = {n.id for n in bp.nodes}
+    for e in bp.edges:
+        if e.loop is None and e.source in ids and e.target in ids:
+            succ[e.source].append(e.target)
+            pred[e.target].append(e.source)
+    order, _ = topological_order([n.id for n in bp.nodes], succ, pred)
     layer: dict[str, int] = {}
-
-    def depth(node: str, seen: frozenset[str]) -> int:
-        if node not in layer:
-            inner = [depth(p, seen | {node}) for p in preds[node] if p not in seen]
-            layer[node] = 1 + max(inner) if inner else 0
-        return layer[node]
-
+    for node in order:  # a registered blueprint's forward edges form no cycle
+        layer[node] = 1 + max((layer[p] for p in pred[node] if p in layer), default=-1)
     for n in bp.nodes:
-        depth(n.id, frozenset())
+        layer.setdefault(n.id, 0)
     slots: dict[int, int] = {}
     nodes = []
     for n in bp.nodes:
