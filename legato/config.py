@@ -21,6 +21,7 @@ ENV_KAFKA = "LEGATO_KAFKA"
 ENV_CASSANDRA = "LEGATO_CASSANDRA"
 ENV_REDIS = "LEGATO_REDIS"
 ENV_CONFIG = "LEGATO_CONFIG"
+ENV_API_TOKEN = "LEGATO_API_TOKEN"
 
 # What each variable holds (docs/configuration.md is generated from these).
 ENVIRONMENT = {
@@ -29,11 +30,13 @@ ENVIRONMENT = {
     ENV_KAFKA: "Kafka URL; replaces the file's [kafka] section.",
     ENV_CASSANDRA: "Cassandra URL; replaces the file's [cassandra] section.",
     ENV_REDIS: "Redis URL; replaces the file's [redis] section.",
+    ENV_API_TOKEN: "Bearer token that `legato server` requires on /api/ (as --token).",
 }
 
 __all__ = [
     "CASSANDRA_URL_KEYS",
     "ENVIRONMENT",
+    "ENV_API_TOKEN",
     "ENV_CASSANDRA",
     "ENV_CONFIG",
     "ENV_KAFKA",

@@ -9,7 +9,7 @@ from typing import Any
 
 from legato.cli import UsageError
 from legato.cli.run import import_modules
-from legato.config import add_config_argument, settings_from_cli
+from legato.config import ENV_API_TOKEN, add_config_argument, settings_from_cli
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--token",
-        help="require 'Authorization: Bearer TOKEN' on /api/ (default: $LEGATO_API_TOKEN)",
+        help=f"require 'Authorization: Bearer TOKEN' on /api/ (default: ${ENV_API_TOKEN})",
     )
     p.add_argument(
         "--insecure",
@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--port must be from 0 to 65535")
     if args.max_body < 1024:
         raise UsageError("--max-body must be at least 1024 bytes")
-    token = args.token or os.environ.get("LEGATO_API_TOKEN") or None
+    token = args.token or os.environ.get(ENV_API_TOKEN) or None
     options = ServerOptions(args.host, args.port, token, args.insecure, args.max_body)
     try:
         check_binding(options)
