@@ -7,6 +7,7 @@ no node code.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,10 @@ class Client:
 
     async def history(self, run_id: str) -> list[Event]:
         return await self.control.history(run_id)
+
+    def follow(self, run_id: str, *, interval: float = 0.5) -> AsyncIterator[Event]:
+        """The run's events as they are recorded, until it ends (``RunControl.follow``)."""
+        return self.control.follow(run_id, interval=interval)
 
     async def list_runs(
         self,

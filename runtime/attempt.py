@@ -100,7 +100,7 @@ class Attempts:
         except (StepCancelled, LeaseLostError, BackendUnavailableError):
             raise
         except Exception as exc:
-            metrics.step_duration(impl.id, self.clock.now() - started, "failed")
+            metrics.step_duration(job.blueprint, impl.id, self.clock.now() - started, "failed")
             return Failed(exc)
         return Done(
             outcomes.completion(

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
+from legato.runtime import metrics
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import (
@@ -48,6 +52,9 @@ class RunResult:
             out["error"] = self.error
         out["context"] = self.context
         return out
+
+
+_key = msgspec.msgpack.Encoder().encode
 
 
 class RunControl:
@@ -103,6 +110,7 @@ class RunControl:
                 trace=traceparent(),
             )
             if await self.backend.store.create_run(header, event):
+                metrics.run_started(registry.id)
                 await self.backend.bus.publish(
                     [
                         Job(rid, registry.nodes[n].step_id(0), n, registry.id, registry.version)
@@ -139,6 +147,22 @@ class RunControl:
     async def history(self, run_id: str) -> list[Event]:
         await self.status(run_id)
         return await self.backend.store.history(run_id)
+
+    async def follow(self, run_id: str, *, interval: float = 0.5) -> AsyncIterator[Event]:
+        """The run's events, those recorded so far and then each as it is recorded
+        (read every ``interval`` seconds), until the run has ended and its last event
+        was yielded. Works the same on every backend (it reads only the history)."""
+        seen: set[bytes] = set()
+        while True:
+            header = await self.status(run_id)  # before the history: it then holds the end
+            for event in await self.backend.store.history(run_id):
+                key = _key(event)
+                if key not in seen:  # events of other workers may land before newer ones
+                    seen.add(key)
+                    yield event
+            if header.status != "running":
+                return
+            await self.backend.clock.sleep(interval)
 
     async def list_runs(
         self,

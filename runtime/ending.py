@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from legato.runtime import metrics
+from legato.runtime.errors import LegatoError
 from legato.runtime.ports import Coordinator, RunStore, Timers
 from legato.schemas import Event, RunCancelled, RunCompleted, RunFailed
 
@@ -49,7 +51,19 @@ class RunEnding:
         ended = await self.store.finish_run(run_id, status, event, error, fence)
         if ended:
             await self.cleanup(run_id)
+            await self._count(run_id, status, event.at)
         return ended
+
+    async def _count(self, run_id: str, status: str, at: float) -> None:
+        """The run's end in the metrics: one header read per run, after the cleanup
+        (a read that fails loses a data point, never the cleanup)."""
+        try:
+            header = await self.store.get_run(run_id)
+        except LegatoError as exc:
+            log.debug("run %s ended: no metrics (%s)", run_id, exc)
+            return
+        if header is not None:
+            metrics.run_ended(header.blueprint_id, status, at - header.created_at)
 
     async def cleanup(self, run_id: str) -> None:
         """Drop an ended run's coordination state and timers; stop its local steps."""

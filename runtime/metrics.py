@@ -8,6 +8,9 @@ recording. ``use(provider)`` records on another provider (tests, embedding).
 Counts are per handling: a job redelivered after a crash may count again.
 ``steps_failed`` counts failed attempts with no retry left (a fallback may still
 complete the step); ``steps_retried`` counts failed attempts that will run again.
+``runs_started`` counts runs created (a repeated start of one run id counts once) and
+``runs_ended`` runs moved to a final ``status``, each once, by the process that ended
+them; ``run_duration`` is start to end.
 """
 
 from __future__ import annotations
@@ -66,6 +69,21 @@ class _Instruments:
             name: c(f"legato_reconciler_{name}", description=f"Reconciler: {what}")
             for name, what in _RECONCILER.items()
         }
+        self.runs_started = c("legato_runs_started", description="Runs started")
+        self.runs_ended = c("legato_runs_ended", description="Runs ended, by final status")
+        self.run_duration = meter.create_histogram(
+            "legato_run_duration",
+            unit="s",
+            description="Run duration, start to end",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
+        self.queue_wait = meter.create_histogram(
+            "legato_step_queue_wait",
+            unit="s",
+            description="Time from a job's publication (a timer's: its firing) to a worker "
+            "starting it",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
         self.duration = meter.create_histogram(
             "legato_step_duration",
             unit="s",
@@ -97,13 +115,27 @@ def watch_lag(source: LagSource) -> None:
     _lag_sources.add(source)
 
 
+def run_started(blueprint: str) -> None:
+    _m.runs_started.add(1, {"blueprint": blueprint})
+
+
+def run_ended(blueprint: str, status: str, seconds: float) -> None:
+    attrs = {"blueprint": blueprint, "status": status}
+    _m.runs_ended.add(1, attrs)
+    _m.run_duration.record(max(seconds, 0.0), attrs)
+
+
+def step_queue_wait(blueprint: str, node: str, seconds: float) -> None:
+    _m.queue_wait.record(max(seconds, 0.0), {"blueprint": blueprint, "node": node})
+
+
 def step_started(blueprint: str, node: str) -> None:
     _m.started.add(1, {"blueprint": blueprint, "node": node})
 
 
 def step_completed(blueprint: str, node: str, seconds: float) -> None:
     _m.completed.add(1, {"blueprint": blueprint, "node": node})
-    step_duration(node, seconds, "completed")
+    step_duration(blueprint, node, seconds, "completed")
 
 
 def step_failed(blueprint: str, node: str, *, retried: bool) -> None:
@@ -111,8 +143,8 @@ def step_failed(blueprint: str, node: str, *, retried: bool) -> None:
     (_m.retried if retried else _m.failed).add(1, {"blueprint": blueprint, "node": node})
 
 
-def step_duration(node: str, seconds: float, outcome: str) -> None:
-    _m.duration.record(seconds, {"node": node, "outcome": outcome})
+def step_duration(blueprint: str, node: str, seconds: float, outcome: str) -> None:
+    _m.duration.record(seconds, {"blueprint": blueprint, "node": node, "outcome": outcome})
 
 
 def step_skipped(blueprint: str, node: str) -> None:

@@ -8,9 +8,11 @@ retry policy's delay, bounded for any attempt number.
 from __future__ import annotations
 
 import math
+import os
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,6 +22,7 @@ from legato.runtime.nodes import Result
 from legato.runtime.registry import CompiledNode
 from legato.runtime.routing import Routing
 from legato.schemas import ContextWrite, Job, Retry, StepCompleted, StepFailed, StepRecord
+from legato.schemas.events import TRACEBACK_LIMIT
 
 DEFAULT_MAX_VALUE_BYTES = 1 << 20
 _encode = msgspec.msgpack.Encoder().encode
@@ -49,6 +52,26 @@ def error_message(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {text}{where}"
+
+
+_RUNTIME = str(Path(__file__).resolve().parent) + os.sep
+
+
+def capped_traceback(exc: BaseException, limit: int = TRACEBACK_LIMIT) -> str:
+    """``exc``'s traceback (with its causes) as Python prints it, less the leading
+    frames of Legato's own step machinery, cut to its last ``limit`` characters: the
+    frames nearest the raise and the message are kept."""
+    if exc.__traceback__ is None:
+        return ""
+    report = traceback.TracebackException.from_exception(exc)
+    frames = list(report.stack)
+    ours = next((i for i, f in enumerate(frames) if not f.filename.startswith(_RUNTIME)), 0)
+    report.stack = traceback.StackSummary.from_list(frames[ours:])
+    text = "".join(report.format())
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    return f"[{cut} characters cut]\n" + text[cut:]
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -147,4 +170,6 @@ def failure(
         error=error_message(exc),
         error_type=type(exc).__name__,
         retry_at=retry_at,
+        message=str(exc),
+        traceback=capped_traceback(exc),
     )

@@ -37,7 +37,7 @@ from legato.runtime.lease import Holding, Leases
 from legato.runtime.ports import Backend
 from legato.runtime.registry import CompiledNode, Registry
 from legato.runtime.routing import Router
-from legato.runtime.tracing import stamp
+from legato.runtime.tracing import stamp, step_failed
 from legato.runtime.waits import Parked
 from legato.schemas import Job, RunHeader, StepFailed, StepRecord
 
@@ -210,6 +210,7 @@ class StepCore:
         exc: Exception,
     ) -> None:
         failed = outcomes.failure(node, job, exc, now=self.clock.now(), rng=self.rng)
+        report_failure(job, failed, exc)
         if await self.record_failure(job, holding, failed):
             await self.after_failure(reg, header, node, job, inputs, holding, failed)
 
@@ -257,6 +258,7 @@ class StepCore:
                 fb_failed = outcomes.failure(
                     node, job, outcome.error, now=self.clock.now(), rng=self.rng, failed_node=fb.id
                 )
+                report_failure(job, fb_failed, outcome.error)
                 if not await self.record_failure(job, holding, fb_failed):
                     return
         fence = (job.step_id, holding.token) if holding.token is not None else None
@@ -267,3 +269,21 @@ class StepCore:
             )
         except FencingError:
             log.warning("%s/%s was taken over; not failing its run", job.run_id, job.step_id)
+
+
+def report_failure(job: Job, failed: StepFailed, exc: BaseException) -> None:
+    """Log a failed attempt with its run, step, attempt and traceback, and mark the
+    step's span failed (status ERROR, an exception event)."""
+    retry = f"; retry at {failed.retry_at:.3f}" if failed.retry_at is not None else ""
+    log.log(
+        logging.WARNING if failed.retry_at is not None else logging.ERROR,
+        "step %s (node %s) of run %s failed, attempt %d: %s%s",
+        failed.step_id,
+        failed.node,
+        job.run_id,
+        failed.attempt,
+        failed.error,
+        retry,
+        exc_info=exc,
+    )
+    step_failed(exc, failed.error)

@@ -63,6 +63,11 @@ class Delivery(Protocol):
     def headers(self) -> Mapping[str, str] | None:
         """Transport headers (W3C trace context), if the bus carries any."""
 
+    @property
+    def published_at(self) -> float | None:
+        """Unix time the bus accepted the job (None: it does not know); the worker
+        reports the wait from then to the start of its handling."""
+
     async def ack(self) -> None: ...
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 import msgspec
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.trace import Status, StatusCode
 
 from legato.schemas import Job
 
@@ -76,3 +77,12 @@ def step_span(
     finally:
         if token is not None:
             otel_context.detach(token)
+
+
+def step_failed(exc: BaseException, summary: str) -> None:
+    """Mark the current (step) span failed: status ERROR with ``summary`` and an
+    ``exception`` event (type, message, traceback). A no-op outside a recording span."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, summary))

@@ -137,6 +137,9 @@ class Worker:
         handling raised: the bus delivers it again."""
         self._busy += 1
         self._idle.clear()
+        if delivery.published_at is not None:
+            wait = self.backend.clock.now() - delivery.published_at
+            metrics.step_queue_wait(delivery.job.blueprint, delivery.job.node, wait)
         try:
             await self.handle(Work(delivery.job, delivery.headers))
         except Exception:

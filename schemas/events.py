@@ -46,7 +46,13 @@ class StepCompleted(_Event, tag="step_completed", frozen=True):
 
 
 class StepFailed(_Event, tag="step_failed", frozen=True):
-    """An attempt failed. ``retry_at`` is set when another attempt is scheduled."""
+    """An attempt failed. ``retry_at`` is set when another attempt is scheduled.
+
+    ``error`` is the one-line summary (type, message and where, for errors not
+    Legato's own); ``error_type`` the exception's class name, ``message`` its text
+    and ``traceback`` its formatted traceback, cut to its last
+    ``TRACEBACK_LIMIT`` characters (events written before these fields read as "").
+    """
 
     step_id: str
     node: str
@@ -54,6 +60,11 @@ class StepFailed(_Event, tag="step_failed", frozen=True):
     error: str
     error_type: str = ""
     retry_at: float | None = None
+    message: str = ""
+    traceback: str = ""
+
+
+TRACEBACK_LIMIT = 8192
 
 
 class StepSkipped(_Event, tag="step_skipped", frozen=True):

@@ -55,7 +55,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from legato.adapters.kafka.deadletter import (
     FORMAT_HEADER,
@@ -93,6 +101,7 @@ class KafkaDelivery:
     headers: dict[str, str] | None = None
     acked: bool = False
     raw: bytes = b""  # the message's value, for dead-lettering after decoding
+    published_at: float | None = None  # the message's timestamp (produce time), if any
 
     async def ack(self) -> None:
         """Mark the job finished (idempotent); its offset is committed once every
@@ -353,8 +362,16 @@ class KafkaJobBus:
             return
         with self._lock:
             self._outstanding += 1
+        kind, stamp = msg.timestamp()
         delivery = KafkaDelivery(
-            job, partition, offset, self, generation, _trace_headers(msg), raw=msg.value() or b""
+            job,
+            partition,
+            offset,
+            self,
+            generation,
+            _trace_headers(msg),
+            raw=msg.value() or b"",
+            published_at=stamp / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else None,
         )
         try:
             loop.call_soon_threadsafe(queue.put_nowait, delivery)

@@ -15,7 +15,7 @@ def memory_backend(clock: Clock = SYSTEM_CLOCK, *, retention: float | None = Non
     """A fresh in-process backend (store, coordinator, bus, timers) on ``clock``;
     ``retention``: seconds finished runs are kept (None: for ever)."""
     store = MemoryRunStore(retention=retention, clock=clock)
-    bus = MemoryJobBus()
+    bus = MemoryJobBus(clock)
     return Backend(
         store=store,
         blueprints=store,

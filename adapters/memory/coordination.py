@@ -131,6 +131,7 @@ class MemoryCoordinator:
 class MemoryDelivery:
     job: Job
     headers: Mapping[str, str] | None = None
+    published_at: float | None = None
 
     async def ack(self) -> None:
         return None
@@ -139,7 +140,8 @@ class MemoryDelivery:
 class MemoryJobBus:
     """An asyncio queue. Several consumers may read it at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._queue: asyncio.Queue[MemoryDelivery | None] = asyncio.Queue()
         self._closed = False
         self._running = asyncio.Event()
@@ -152,8 +154,9 @@ class MemoryJobBus:
     def publish_nowait(self, jobs: Sequence[Job]) -> None:
         put = self._queue.put_nowait
         headers = carrier()
+        now = self._clock.now()
         for job in jobs:
-            put(MemoryDelivery(job, headers))
+            put(MemoryDelivery(job, headers, now))
         self.published += len(jobs)
 
     async def consume(self) -> AsyncIterator[MemoryDelivery]:

@@ -16,7 +16,16 @@ from legato.runtime.errors import LegatoError
 
 # Modules under legato.cli that contribute subcommands, in help order.
 _COMMAND_MODULES = (
-    "run", "remote", "worker", "server", "reconcile", "dev", "schema", "topics", "config",
+    "run",
+    "remote",
+    "runs",
+    "worker",
+    "server",
+    "reconcile",
+    "dev",
+    "schema",
+    "topics",
+    "config",
 )
 
 

@@ -64,6 +64,9 @@ def _run(args: argparse.Namespace) -> int:
             "LEGATO_CASSANDRA and LEGATO_REDIS, or pass --config"
         )
     configure_logs(args, os.environ)
+    from legato.telemetry import install_otlp
+
+    install_otlp(os.environ)  # OTEL_* variables: export by OTLP (legato[otlp])
     return asyncio.run(_passes(settings, args))
 
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import msgspec
 
 from legato.cli import UsageError
 from legato.config import add_config_argument, settings_from_cli
+from legato.schemas import StepFailed
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +46,14 @@ def register(subparsers: Any) -> None:
         p.add_argument("run_id")
         p.add_argument("--json", action="store_true", help=f"print {as_json}")
         p.set_defaults(func=_status if name == "status" else _history)
+        if name == "history":
+            p.add_argument(
+                "-f",
+                "--follow",
+                action="store_true",
+                help="then print each event as it is recorded, until the run ends; exit 0 "
+                "if it completed, 1 if it failed or was cancelled",
+            )
         add_config_argument(p)
     cancel = subparsers.add_parser("cancel", help="cancel a run: no new step starts")
     cancel.add_argument("run_id")
@@ -114,26 +123,65 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from legato.cli.tables import status_table
+    from legato.cli.tables import failure_text, run_failure, status_table
 
-    header = with_client(args, lambda c: c.status(args.run_id))
+    async def action(client: Any) -> Any:
+        header = await client.status(args.run_id)
+        failure = None
+        if header.status == "failed" and not args.json:
+            failure = run_failure(await client.history(args.run_id))
+        return header, failure
+
+    header, failure = with_client(args, action)
     if args.json:
         _print(header)
     else:
         print(status_table(header))
+        if failure is not None:
+            print("failure:\n" + failure_text(failure))
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    from legato.cli.tables import history_table
+    from legato.cli.tables import failures_text, history_table
 
+    if args.follow:
+        return _follow(args)
     events = with_client(args, lambda c: c.history(args.run_id))
     if not args.json:
         print(history_table(events))
+        failures = failures_text(events)
+        if failures:
+            print("\n" + failures)
         return 0
     for event in events:
         _print(event)
     return 0
+
+
+_WIDTHS = (12, 15, 24, 7)  # the columns of a followed history, but the last
+
+
+def _follow(args: argparse.Namespace) -> int:
+    from legato.cli.tables import HISTORY_COLUMNS, history_row
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells, _WIDTHS, strict=False)]
+        return "  ".join([*padded, *cells[len(_WIDTHS) :]]).rstrip()
+
+    async def action(client: Any) -> str:
+        if not args.json:
+            print(line(HISTORY_COLUMNS), flush=True)
+        async for event in client.follow(args.run_id):
+            text = msgspec.json.encode(event).decode() if args.json else line(history_row(event))
+            if isinstance(event, StepFailed) and event.traceback and not args.json:
+                text += "\n" + "\n".join(
+                    "    " + row for row in event.traceback.rstrip().splitlines()
+                )
+            print(text, flush=True)
+        return str((await client.status(args.run_id)).status)
+
+    return 0 if with_client(args, action) == "completed" else 1
 
 
 def _cancel(args: argparse.Namespace) -> int:

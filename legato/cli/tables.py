@@ -67,19 +67,22 @@ def status_table(header: RunHeader) -> str:
     return table(None, rows)
 
 
+HISTORY_COLUMNS = ("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL")
+
+
+def history_row(event: Event) -> tuple[str, str, str, str, str]:
+    """An event's cells: time (UTC), type, step, attempt and what it says."""
+    step = getattr(event, "step_id", None) or ""
+    node = getattr(event, "node", None)
+    if node and step.split("#")[0] != node:
+        step += f" ({node})"  # a fallback's event
+    attempt = getattr(event, "attempt", None)
+    return clock(event.at), event.__struct_config__.tag, step, str(attempt or ""), _detail(event)
+
+
 def history_table(events: Iterable[Event]) -> str:
     """One line per event: time (UTC), type, step, attempt and what it says."""
-    rows = []
-    for event in events:
-        step = getattr(event, "step_id", None) or ""
-        node = getattr(event, "node", None)
-        if node and step.split("#")[0] != node:
-            step += f" ({node})"  # a fallback's event
-        attempt = getattr(event, "attempt", None)
-        rows.append(
-            (clock(event.at), event.__struct_config__.tag, step, str(attempt or ""), _detail(event))
-        )
-    return table(("TIME", "EVENT", "STEP", "ATTEMPT", "DETAIL"), rows)
+    return table(HISTORY_COLUMNS, [history_row(e) for e in events])
 
 
 def _detail(event: Event) -> str:
@@ -106,3 +109,33 @@ def _detail(event: Event) -> str:
         case RunCancelled():
             return short(event.reason)
     return ""
+
+
+def failure_text(event: StepFailed) -> str:
+    """A failed attempt in full: step, attempt, type, message, then its traceback."""
+    step = (
+        event.step_id
+        if event.step_id.split("#")[0] == event.node
+        else (f"{event.step_id} ({event.node})")
+    )
+    head = f"{step}, attempt {event.attempt}: {event.error_type or 'error'}: "
+    head += event.message or event.error
+    body = "\n".join("    " + line for line in event.traceback.rstrip().splitlines())
+    return head + ("\n" + body if body else "")
+
+
+def failures_text(events: Iterable[Event]) -> str:
+    """Every failed attempt in full, for below a history table ("" if none)."""
+    failed = [failure_text(e) for e in events if isinstance(e, StepFailed)]
+    return "failures:\n" + "\n".join(failed) if failed else ""
+
+
+def run_failure(events: Sequence[Event]) -> StepFailed | None:
+    """The failed attempt that failed the run, if a step's failure did."""
+    ended = next((e for e in reversed(events) if isinstance(e, RunFailed)), None)
+    if ended is None or ended.step_id is None:
+        return None
+    return next(
+        (e for e in reversed(events) if isinstance(e, StepFailed) and e.step_id == ended.step_id),
+        None,
+    )

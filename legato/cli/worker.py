@@ -66,6 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.lease_ttl <= 0:
         raise UsageError("--lease-ttl must be positive")
     configure_logs(args, os.environ)
+    from legato.telemetry import install_otlp
+
+    install_otlp(os.environ)  # OTEL_* variables: export by OTLP (legato[otlp])
     import_modules(args.imports)
     options = WorkerOptions(
         args.concurrency, args.health_port or None, args.drain_timeout, args.lease_ttl

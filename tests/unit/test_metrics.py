@@ -177,3 +177,42 @@ async def test_metrics_endpoint_on_the_health_port() -> None:
     assert "Content-Type: text/plain; version=0.0.4" in head
     assert body == "legato_steps_started_total 1.0\n"
     assert page_calls == [1]
+
+
+async def test_runs_started_ended_and_their_duration_by_blueprint_and_status(
+    reader: InMemoryMetricReader,
+) -> None:
+    async with legato.Engine() as engine:
+        await engine.run(legato.compile(legato.Flow("good").node("a", one)), None, timeout=10)
+        await engine.run(legato.compile(legato.Flow("good").node("a", one)), None, timeout=10)
+        await engine.run(legato.compile(legato.Flow("bad").node("x", broken)), None, timeout=10)
+        waits = legato.compile(
+            legato.Flow("waits").node("w", "legato.wait_for_signal", params={"signal": "go"})
+        )
+        rid = await engine.start(waits, None)
+        await engine.start(waits, None, run_id=rid)
+        await engine.cancel(rid, "stop")
+        await engine.cancel(rid, "again")  # ended once, counted once
+    found = points(reader)
+    assert total(found, "legato_runs_started", blueprint="good") == 2
+    assert total(found, "legato_runs_started", blueprint="waits") == 1  # a repeated start: once
+    assert total(found, "legato_runs_started", blueprint="bad") == 1
+    assert total(found, "legato_runs_ended", blueprint="good", status="completed") == 2
+    assert total(found, "legato_runs_ended", blueprint="waits", status="cancelled") == 1
+    assert total(found, "legato_runs_ended", blueprint="bad", status="failed") == 1
+    assert total(found, "legato_runs_ended") == 4
+    assert total(found, "legato_run_duration", blueprint="good") == 2
+    assert total(found, "legato_run_duration", status="failed") == 1
+    assert total(found, "legato_step_duration", blueprint="bad", node="x") == 1
+
+
+async def test_queue_wait_is_recorded_for_every_delivered_job(
+    reader: InMemoryMetricReader,
+) -> None:
+    async with legato.Engine() as engine:
+        ok = await engine.run(legato.compile(shape()), None, timeout=10)
+    assert ok.status == "completed"
+    found = points(reader)
+    # begin, left, merge, flaky twice (a retry); the skipped right has no job
+    assert total(found, "legato_step_queue_wait", blueprint="shape") == 5
+    assert total(found, "legato_step_queue_wait", node="flaky") == 2

@@ -93,3 +93,22 @@ async def test_finished_runs_expire_after_the_retention_running_ones_never() -> 
     assert await store.get_run("done") is None
     assert (await store.list_runs(legato.RunQuery(status="completed"))).runs == []
     assert (await store.get_run("old")) is not None  # running: kept, however old
+
+
+async def test_follow_yields_every_event_once_until_the_run_ends_embedded() -> None:
+    flow = (
+        legato.Flow("follow")
+        .node("a", double)
+        .node("w", "legato.wait_for_signal", params={"signal": "go"})
+        .edge("a", "w")
+    )
+    async with legato.Engine() as engine:
+        engine.start_workers()
+        run_id = await engine.start(legato.compile(flow), 1)
+        seen = []
+        async for event in engine.control.follow(run_id, interval=0.01):
+            seen.append(event)
+            if event.__struct_config__.tag == "step_waiting":
+                await engine.signal(run_id, "go", 1)
+        assert seen == await engine.history(run_id)
+        assert seen[-1].__struct_config__.tag == "run_completed"

@@ -4,6 +4,7 @@ a factory of buses on one shared topic (each call a new consumer of one group)."
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from legato.schemas import Job
@@ -29,6 +30,16 @@ async def take(bus: Any, n: int, timeout: float = 20.0) -> list[Any]:
 
 class JobBusContract:
     """Every published job is delivered; a run's jobs in order; headers are declared."""
+
+    async def test_a_delivery_says_when_its_job_was_published(self, make_bus: Any) -> None:
+        bus = make_bus()
+        before = time.time()
+        await bus.publish([job(0, run="stamped")])
+        after = time.time()
+        (d,) = await take(bus, 1)
+        await d.ack()
+        assert d.published_at is None or before - 0.002 <= d.published_at <= after + 0.002
+        assert d.published_at is not None  # both Legato buses know it
 
     async def test_publish_then_consume_everything(self, make_bus: Any) -> None:
         bus = make_bus()
