@@ -87,7 +87,9 @@ async def test_a_failed_step_shows_its_error(client: httpx.AsyncClient) -> None:
     }
     assert "db down for n=4" in steps["explode"]["error"]
     assert steps["explode"]["input"] == {"n": 4}
-    assert steps["explode"]["failures"][0]["attempt"] == 1
+    (failure,) = steps["explode"]["failures"]
+    assert failure["attempt"] == 1 and failure["error_type"] == "NonRetryableError"
+    assert "in explode" in failure["traceback"]  # the node's own frame
 
 
 async def test_signal_and_cancel(client: httpx.AsyncClient) -> None:

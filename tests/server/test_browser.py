@@ -155,7 +155,9 @@ def test_a_failed_run_shows_the_error_and_the_failed_node(server: str, browser: 
     wait_for(browser, "#run-status", "failed")
     assert node_class(browser, "explode") == "node failed"
     assert node_class(browser, "double") == "node completed"
-    assert "db down for n=6" in wait_for(browser, 'tr[data-step="explode"]').text
+    failed = wait_for(browser, 'tr[data-step="explode"]').text
+    assert "attempt 1: NonRetryableError: db down for n=6" in failed
+    assert "Traceback" in failed and "in explode" in failed
     shoot(browser, "failed-run")
     browser.get(f"{server}/#/runs?status=failed")
     wait_for(browser, 'tr[data-run="ui-failed"]')
