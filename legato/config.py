@@ -23,6 +23,7 @@ ENV_KAFKA = "LEGATO_KAFKA"
 ENV_CASSANDRA = "LEGATO_CASSANDRA"
 ENV_REDIS = "LEGATO_REDIS"
 ENV_CONFIG = "LEGATO_CONFIG"
+ENV_API_TOKEN = "LEGATO_API_TOKEN"
 
 # What each variable holds (docs/configuration.md is generated from these).
 ENVIRONMENT = {
@@ -31,6 +32,7 @@ ENVIRONMENT = {
     ENV_KAFKA: "Kafka URL; replaces the file's [kafka] section.",
     ENV_CASSANDRA: "Cassandra URL; replaces the file's [cassandra] section.",
     ENV_REDIS: "Redis URL; replaces the file's [redis] section.",
+    ENV_API_TOKEN: "Bearer token that `legato server` requires on /api/ (as --token).",
 }
 
 #: Each field of ``Limits``: its variable and its command-line option (both
@@ -46,6 +48,7 @@ __all__ = [
     "CASSANDRA_URL_KEYS",
     "DOCUMENT_LIMITS",
     "ENVIRONMENT",
+    "ENV_API_TOKEN",
     "ENV_CASSANDRA",
     "ENV_CONFIG",
     "ENV_KAFKA",

@@ -47,7 +47,7 @@ SECTIONS = [
     ("cassandra", config.CassandraSettings, config.ENV_CASSANDRA),
     ("redis", config.RedisSettings, config.ENV_REDIS),
 ]
-COMMANDS = ["worker", "reconcile"]
+COMMANDS = ["worker", "reconcile", "server"]
 
 
 def attribute_docs(cls: type) -> dict[str, str]:

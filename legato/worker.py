@@ -28,6 +28,7 @@ from typing import Any
 from legato.adapters import open_backend
 from legato.adapters.settings import Settings
 from legato.commands import consume_commands
+from legato.presence import Presence
 from legato.reconciler.repair import RepairWatch
 from legato.runtime.engine import Engine
 from legato.runtime.errors import BackendUnavailableError, ConfigError
@@ -224,9 +225,14 @@ async def run_worker(
     repair = RepairWatch(backend, engine.ending, delay=options.lease_ttl)
     readiness.tasks["repair"] = asyncio.create_task(repair.watch())
     readiness.backend, readiness.engine = backend, engine
-    log.info("worker ready (concurrency %d)", options.concurrency)
+    presence = Presence(
+        backend.coordinator, engine.worker, (settings.kafka.jobs_topic, commands.topic)
+    )
+    presence.start()
+    log.info("worker ready (concurrency %d, id %s)", options.concurrency, engine.worker.worker_id)
     await stop.wait()
     readiness.draining = True
+    await presence.stop()
     log.info("draining: finishing %d job(s) in hand", engine.busy)
     commands.pause()
     drained = await engine.drain(options.drain_timeout)

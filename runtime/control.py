@@ -18,7 +18,12 @@ import msgspec
 from legato.runtime import events, metrics, pausing
 from legato.runtime.compiler import compile_structure
 from legato.runtime.ending import RunEnding
-from legato.runtime.errors import BadRequestError, RunNotFoundError, UnknownBlueprintError
+from legato.runtime.errors import (
+    BadRequestError,
+    BlueprintInactiveError,
+    RunNotFoundError,
+    UnknownBlueprintError,
+)
 from legato.runtime.history import fold
 from legato.runtime.limits import DEFAULT_LIMITS, Limits, check_input
 from legato.runtime.payloads import check_payload
@@ -136,11 +141,19 @@ class RunControl:
     async def start_registered(
         self, blueprint_id: str, version: str, input: Any = None, *, run_id: str | None = None
     ) -> str:
-        """Start a run of a registered blueprint; this process needs none of its node code."""
-        bp = await self.backend.blueprints.get_blueprint(blueprint_id, version)
+        """Start a run of a registered blueprint; this process needs none of its node code.
+        A deactivated version raises ``BlueprintInactiveError``."""
+        blueprints = self.backend.blueprints
+        bp = await blueprints.get_blueprint(blueprint_id, version)
         if bp is None:
             raise UnknownBlueprintError(
                 f"blueprint {blueprint_id!r} version {version!r} is not registered"
+            )
+        infos = await blueprints.list_blueprints(blueprint_id)
+        if any(i.version == version and not i.active for i in infos):
+            raise BlueprintInactiveError(
+                f"blueprint {blueprint_id!r} version {version!r} is deactivated: "
+                "it starts no new runs"
             )
         return await self.start(compile_structure(bp), input, run_id=run_id, register=False)
 

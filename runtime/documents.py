@@ -72,13 +72,26 @@ def read_document(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise fail(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
-    kind = "JSON" if p.suffix == ".json" else "YAML"
+    return read_document_text(text, "json" if p.suffix == ".json" else "yaml", limits, str(p))
+
+
+def read_document_text(
+    text: str, kind: str, limits: Limits = DEFAULT_LIMITS, source: str | None = None
+) -> tuple[Any, list[Problem]]:
+    """``read_document`` for text already in hand (``kind``: ``yaml`` or ``json``)."""
+
+    def fail(message: str) -> BlueprintError:
+        return BlueprintError([Problem("", message)], source)
+
+    if len(text.encode()) > limits.document_bytes:
+        raise fail(f"the document is larger than {limits.document_bytes} bytes")
+    name = "JSON" if kind == "json" else "YAML"
     try:
-        return _read_json(text, limits) if kind == "JSON" else _read_yaml(text, limits)
+        return _read_json(text, limits) if kind == "json" else _read_yaml(text, limits)
     except _TooDeep as exc:
-        raise BlueprintError([exc.problem], str(p)) from None
+        raise BlueprintError([exc.problem], source) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise fail(f"not valid {kind}: {exc}") from exc
+        raise fail(f"not valid {name}: {exc}") from exc
     except RecursionError:
         # Only reachable when Limits.depth is raised near Python's recursion limit.
         raise fail("nested too deeply to read (Limits.depth)") from None

@@ -117,6 +117,10 @@ class UnknownBlueprintError(LegatoError):
     retryable = True
 
 
+class BlueprintInactiveError(LegatoError):
+    """A blueprint version was deactivated: new runs of it are refused."""
+
+
 class FencingError(LegatoError):
     """A write carried a lease token that is no longer current; another worker owns the step."""
 

@@ -42,6 +42,7 @@ from legato.schemas import (
     StepFailed,
     StepRecord,
     StepSkipped,
+    WorkerInfo,
 )
 from legato.schemas.schedules import Schedule
 
@@ -271,10 +272,22 @@ class RunStore(Resource, Protocol):
         """Wait until the run is in a terminal status; raises ``TimeoutError``."""
 
 
+@dataclass(frozen=True, slots=True)
+class BlueprintInfo:
+    """A registered blueprint version: whether new runs may start it, and since when
+    it is registered (unix seconds)."""
+
+    id: str
+    version: str
+    active: bool
+    registered_at: float
+
+
 class BlueprintStore(Resource, Protocol):
     """Registered blueprints by id and version; a run pins the version it started with."""
 
-    async def put_blueprint(self, blueprint: Blueprint) -> None: ...
+    async def put_blueprint(self, blueprint: Blueprint) -> None:
+        """Register a version (active); a version registered before is left as it is."""
 
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None: ...
 
@@ -293,6 +306,14 @@ class BlueprintStore(Resource, Protocol):
     async def arm_schedule(self, name: str, expected: float | None, tick: float) -> bool:
         """Move the schedule's armed tick from ``expected`` to ``tick``, atomically;
         False (nothing written) if it was not ``expected`` or the schedule is gone."""
+
+    async def list_blueprints(self, blueprint_id: str | None = None) -> list[BlueprintInfo]:
+        """Every registered version (of ``blueprint_id`` only, if given), by id, then
+        version in natural order (``2`` before ``10``); one index read, no scan."""
+
+    async def set_blueprint_active(self, blueprint_id: str, version: str, active: bool) -> bool:
+        """Let new runs start the version (True) or refuse them (False); runs started
+        before go on either way. False if the version is not registered."""
 
 
 class LeaseGrant(NamedTuple):
@@ -352,6 +373,16 @@ class Coordinator(Resource, Protocol):
         """An id of the coordinator's data, which changes when the data was lost (a
         restart without persistence, a flush), and whether this call started the new
         one: exactly one caller gets True per epoch (it repairs what was lost)."""
+
+    async def heartbeat_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        """Announce a live worker, or refresh it: it is listed for ``ttl`` seconds
+        after its last heartbeat (a worker that dies drops out by itself)."""
+
+    async def drop_worker(self, worker_id: str) -> None:
+        """A worker that stops says so: it is no longer listed."""
+
+    async def live_workers(self) -> list[WorkerInfo]:
+        """The workers whose last heartbeat is younger than its ``ttl``, by id."""
 
 
 class Timers(Resource, Protocol):

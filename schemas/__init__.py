@@ -22,6 +22,7 @@ from legato.schemas.events import (
     StepWaiting,
 )
 from legato.schemas.jobs import Job
+from legato.schemas.workers import WorkerInfo
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -49,4 +50,5 @@ __all__ = [
     "StepRecord",
     "StepSkipped",
     "StepWaiting",
+    "WorkerInfo",
 ]

@@ -42,8 +42,9 @@ from legato.adapters.cassandra.retention import Retention
 from legato.adapters.cassandra.runindex import CassandraRunIndex
 from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.pausing import held_key
-from legato.runtime.ports import ActivePage, RunPage, RunQuery, StepView
+from legato.runtime.ports import ActivePage, BlueprintInfo, RunPage, RunQuery, StepView
 from legato.runtime.steps import StepId
+from legato.runtime.versions import version_key
 from legato.schemas import (
     TERMINAL_STATUSES,
     Blueprint,
@@ -209,6 +210,14 @@ def statements(ks: str) -> dict[str, str]:
         "sc_del": f"DELETE FROM {ks}.schedules WHERE shard = 0 AND name = ? IF EXISTS",
         "sc_arm": f"UPDATE {ks}.schedules SET armed = ? WHERE shard = 0 AND name = ? "
         "IF body != null AND armed = ?",
+        "bp_index": f"INSERT INTO {ks}.blueprint_index (shard, id, version, registered_at) "
+        "VALUES (0, ?, ?, ?) IF NOT EXISTS",
+        "bp_list": f"SELECT id, version, registered_at, active FROM {ks}.blueprint_index "
+        "WHERE shard = 0",
+        "bp_list_id": f"SELECT id, version, registered_at, active FROM {ks}.blueprint_index "
+        "WHERE shard = 0 AND id = ?",
+        "bp_active": f"UPDATE {ks}.blueprint_index SET active = ? WHERE shard = 0 AND id = ? "
+        "AND version = ? IF EXISTS",
     }
 
 
@@ -642,9 +651,11 @@ class CassandraRunStore:
     # -- blueprints ----------------------------------------------------------------------
 
     async def put_blueprint(self, blueprint: Blueprint) -> None:
-        await self._run(
-            "bp_put", (blueprint.id, blueprint.version, _enc.encode(blueprint), _ts(time.time()))
-        )
+        now = _ts(time.time())
+        await self._run("bp_put", (blueprint.id, blueprint.version, _enc.encode(blueprint), now))
+        # After the body: a crash between the two leaves a version that is not listed
+        # until it is registered again, never a listed version without a body.
+        await self._run("bp_index", (blueprint.id, blueprint.version, now))
 
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None:
         rows = await self._run("bp_get", (blueprint_id, version))
@@ -669,4 +680,20 @@ class CassandraRunStore:
 
     async def arm_schedule(self, name: str, expected: float | None, tick: float) -> bool:
         rows = await self._run("sc_arm", (tick, name, expected))
+        return bool(rows and rows[0].applied)
+
+    async def list_blueprints(self, blueprint_id: str | None = None) -> list[BlueprintInfo]:
+        rows = await (
+            self._run("bp_list", ())
+            if blueprint_id is None
+            else self._run("bp_list_id", (blueprint_id,))
+        )
+        found = [
+            BlueprintInfo(r.id, r.version, r.active is not False, _secs(r.registered_at))
+            for r in rows
+        ]
+        return sorted(found, key=lambda i: (i.id, version_key(i.version)))
+
+    async def set_blueprint_active(self, blueprint_id: str, version: str, active: bool) -> bool:
+        rows = await self._run("bp_active", (active, blueprint_id, version))
         return bool(rows and rows[0].applied)

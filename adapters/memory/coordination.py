@@ -12,7 +12,7 @@ from legato.runtime.clock import SYSTEM_CLOCK, Cancellable, Clock
 from legato.runtime.joins import CountDecision, JoinDecision, JoinMode, JoinState
 from legato.runtime.ports import JobBus, LeaseGrant
 from legato.runtime.tracing import carrier
-from legato.schemas import Job
+from legato.schemas import Job, WorkerInfo
 
 
 def _granted(token: int) -> LeaseGrant:
@@ -32,6 +32,7 @@ class MemoryCoordinator:
         self._clock = clock
         self._now = clock.now
         self._epoch: str | None = uuid.uuid4().hex
+        self._workers: dict[str, tuple[WorkerInfo, float]] = {}  # id -> (info, expires at)
 
     async def arrive(
         self,
@@ -111,11 +112,24 @@ class MemoryCoordinator:
             return self._epoch, True
         return self._epoch, False
 
+    async def heartbeat_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        self._workers[worker.worker_id] = (worker, self._now() + ttl)
+
+    async def drop_worker(self, worker_id: str) -> None:
+        self._workers.pop(worker_id, None)
+
+    async def live_workers(self) -> list[WorkerInfo]:
+        now = self._now()
+        for wid in [w for w, (_, expires) in self._workers.items() if expires <= now]:
+            del self._workers[wid]
+        return [info for _, (info, _) in sorted(self._workers.items())]
+
     def lose_data(self) -> None:
         """Forget everything, as Redis does on a flush (for tests of that case)."""
         self._joins.clear()
         self._leases.clear()
         self._fences.clear()
+        self._workers.clear()
         self._epoch = None
 
     def join_count(self) -> int:

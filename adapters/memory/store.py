@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,17 @@ from legato.adapters.memory.schedules import MemorySchedules
 from legato.runtime.clock import SYSTEM_CLOCK, Clock
 from legato.runtime.errors import FencingError, RunNotFoundError, SignalTakenError
 from legato.runtime.pausing import held_key
-from legato.runtime.ports import ActivePage, RunPage, RunQuery, RunSummary, StepView
+from legato.runtime.ports import (
+    ActivePage,
+    BlueprintInfo,
+    RunPage,
+    RunQuery,
+    RunSummary,
+    StepView,
+)
 from legato.runtime.runindex import moment, started_ms
 from legato.runtime.steps import StepId
+from legato.runtime.versions import version_key
 from legato.schemas import (
     TERMINAL_STATUSES,
     Blueprint,
@@ -76,11 +85,10 @@ class MemoryRunStore(MemorySchedules):
         self._runs: dict[str, _Run] = {}
         self._blueprints: dict[tuple[str, str], bytes] = {}
         self._schedules: dict[str, tuple[bytes, float | None]] = {}
-        self._active: dict[str, int] = {}
+        self._blueprint_info: dict[tuple[str, str], BlueprintInfo] = {}
+        self._active: dict[str, int] = {}  # running runs -> their place in the index
         self._event_waiters: dict[tuple[str, str], dict[tuple[str, str], bytes]] = {}
-        self._retained: dict[
-            tuple[str, str], dict[str, tuple[float, bytes]]
-        ] = {}  # running runs -> their place in the index
+        self._retained: dict[tuple[str, str], dict[str, tuple[float, bytes]]] = {}
         self._next = 0
         self._index = MemoryRunIndex()
         self._retention = retention
@@ -384,11 +392,31 @@ class MemoryRunStore(MemorySchedules):
     # -- BlueprintStore ------------------------------------------------------------------
 
     async def put_blueprint(self, blueprint: Blueprint) -> None:
-        self._blueprints.setdefault((blueprint.id, blueprint.version), _enc.encode(blueprint))
+        key = (blueprint.id, blueprint.version)
+        if key not in self._blueprints:
+            self._blueprints[key] = _enc.encode(blueprint)
+            self._blueprint_info[key] = BlueprintInfo(*key, True, time.time())
 
     async def get_blueprint(self, blueprint_id: str, version: str) -> Blueprint | None:
         raw = self._blueprints.get((blueprint_id, version))
         return msgspec.msgpack.decode(raw, type=Blueprint) if raw is not None else None
+
+    async def list_blueprints(self, blueprint_id: str | None = None) -> list[BlueprintInfo]:
+        found = [
+            info
+            for info in self._blueprint_info.values()
+            if blueprint_id is None or info.id == blueprint_id
+        ]
+        return sorted(found, key=lambda i: (i.id, version_key(i.version)))
+
+    async def set_blueprint_active(self, blueprint_id: str, version: str, active: bool) -> bool:
+        info = self._blueprint_info.get((blueprint_id, version))
+        if info is None:
+            return False
+        self._blueprint_info[(blueprint_id, version)] = BlueprintInfo(
+            blueprint_id, version, active, info.registered_at
+        )
+        return True
 
 
 def decode_value(raw: bytes) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
+import msgspec
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
@@ -16,9 +17,11 @@ from legato.adapters.redis.settings import RedisSettings
 from legato.runtime.errors import BackendUnavailableError
 from legato.runtime.joins import CountDecision, JoinDecision, JoinMode
 from legato.runtime.ports import LeaseGrant
+from legato.schemas import WorkerInfo
 
 T = TypeVar("T")
 _DECISIONS = {"run": JoinDecision.RUN, "skip": JoinDecision.SKIP, "wait": JoinDecision.WAIT}
+_worker_decoder = msgspec.json.Decoder(WorkerInfo)
 
 
 def _script(name: str) -> str:
@@ -176,6 +179,44 @@ class RedisCoordinator:
                 return new, True
             again = await self.client.get(key)
             return (_text(again) if again is not None else new), False
+
+        return await self._call(read)
+
+    async def heartbeat_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        index, key = keys.workers(self.prefix), keys.worker(self.prefix, worker.worker_id)
+
+        async def beat() -> None:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.set(key, msgspec.json.encode(worker), px=max(1, int(ttl * 1000)))
+                pipe.sadd(index, worker.worker_id)
+                pipe.expire(index, keys.WORKERS_TTL_SECONDS)
+                await pipe.execute()
+
+        await self._call(beat)
+
+    async def drop_worker(self, worker_id: str) -> None:
+        index, key = keys.workers(self.prefix), keys.worker(self.prefix, worker_id)
+
+        async def drop() -> None:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.srem(index, worker_id)
+                await pipe.execute()
+
+        await self._call(drop)
+
+    async def live_workers(self) -> list[WorkerInfo]:
+        index = keys.workers(self.prefix)
+
+        async def read() -> list[WorkerInfo]:
+            ids = sorted(_text(m) for m in await self.client.smembers(index))
+            if not ids:
+                return []
+            found = await self.client.mget([keys.worker(self.prefix, w) for w in ids])
+            gone = [w for w, raw in zip(ids, found, strict=True) if raw is None]
+            if gone:
+                await self.client.srem(index, *gone)
+            return [_worker_decoder.decode(raw) for raw in found if raw is not None]
 
         return await self._call(read)
 

@@ -10,6 +10,9 @@ JOIN_TTL_SECONDS = 7 * 24 * 3600
 # Fencing counters must outlive any lease (and any paused worker) by far; a finished
 # run's counters are deleted by forget_run, so this bounds only abandoned runs.
 FENCE_TTL_SECONDS = 7 * 24 * 3600
+# The set of worker ids outlives its members' heartbeats (each worker key has the TTL
+# its worker gives); an id whose key expired is dropped when the workers are listed.
+WORKERS_TTL_SECONDS = 24 * 3600
 
 
 def join(prefix: str, run_id: str, step_id: str) -> str:
@@ -36,3 +39,14 @@ def epoch(prefix: str) -> str:
     """String naming the current generation of Legato's Redis data (no TTL: its loss
     is how workers learn that Redis lost everything, and repair join state)."""
     return f"{prefix}epoch"
+
+
+def workers(prefix: str) -> str:
+    """Set of the ids of workers that announced themselves (``{workers}`` hash tag:
+    one Redis Cluster slot for every worker key, so one MGET reads them all)."""
+    return f"{prefix}workers:{{workers}}"
+
+
+def worker(prefix: str, worker_id: str) -> str:
+    """String: a worker's last heartbeat (``WorkerInfo`` as JSON), with its TTL."""
+    return f"{prefix}worker:{{workers}}:{worker_id}"

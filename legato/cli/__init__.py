@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "control",
     "schedule",
     "worker",
+    "server",
     "reconcile",
     "dev",
     "schema",

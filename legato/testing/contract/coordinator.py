@@ -11,9 +11,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
 from legato.runtime import joins
 from legato.runtime.joins import JoinDecision as D
 from legato.runtime.joins import JoinMode
+from legato.schemas import WorkerInfo
 
 # One join case: (expected, mode, arrivals as (predecessor, taken) in order).
 JoinCase = tuple[int, JoinMode, tuple[tuple[str, bool], ...]]
@@ -195,3 +198,19 @@ class CoordinatorContract:
         new = (await c.acquire_lease("r", "y", "w2", 30.0)).token
         assert new is not None and new > taken
         assert not await c.renew_lease("r", "y", taken, 30.0)
+
+    async def test_workers_are_listed_until_their_heartbeat_expires_or_they_stop(
+        self, coordinator: Any
+    ) -> None:
+        c = coordinator
+        steady = WorkerInfo(uuid.uuid4().hex, "h1", 11, ("jobs",), 8, 2, 1.0, 2.0)
+        brief = WorkerInfo(uuid.uuid4().hex, "h2", 12, ("jobs", "commands"), 4)
+        await c.heartbeat_worker(steady, 30.0)
+        await c.heartbeat_worker(brief, 0.05)
+        assert await c.live_workers() == sorted([steady, brief], key=lambda w: w.worker_id)
+        busier = msgspec.structs.replace(steady, in_flight=7, heartbeat_at=3.0)
+        await c.heartbeat_worker(busier, 30.0)  # a heartbeat replaces what was said
+        await asyncio.sleep(0.12)
+        assert await c.live_workers() == [busier]  # the other one's heartbeat expired
+        await c.drop_worker(busier.worker_id)
+        assert await c.live_workers() == []

@@ -452,6 +452,28 @@ class RunStoreContract(RunIndexContract):
         assert await store.get_blueprint(bid, "2") == v2
         assert await store.get_blueprint(bid, "3") is None
 
+    async def test_blueprint_versions_are_listed_and_can_be_deactivated(self, store: Any) -> None:
+        bid = uuid.uuid4().hex
+        for version in ("10", "2", "1"):
+            await store.put_blueprint(Blueprint(id=bid, version=version, nodes=(Node("a", "m:f"),)))
+        listed = await store.list_blueprints(bid)
+        assert [(i.id, i.version, i.active) for i in listed] == [
+            (bid, "1", True),
+            (bid, "2", True),
+            (bid, "10", True),
+        ]
+        assert all(i.registered_at > 0 for i in listed)
+        assert await store.set_blueprint_active(bid, "2", False)
+        assert not await store.set_blueprint_active(bid, "3", False)  # not registered
+        # Registering a version again changes neither its content nor its state.
+        await store.put_blueprint(Blueprint(id=bid, version="2", nodes=(Node("z", "m:z"),)))
+        assert [i.active for i in await store.list_blueprints(bid)] == [True, False, True]
+        assert (await store.get_blueprint(bid, "2")).nodes[0].id == "a"
+        everything = {(i.id, i.version): i.active for i in await store.list_blueprints()}
+        assert everything[(bid, "2")] is False and everything[(bid, "10")] is True
+        assert await store.set_blueprint_active(bid, "2", True)
+        assert [i.active for i in await store.list_blueprints(bid)] == [True, True, True]
+
     async def test_resolving_a_step_of_an_unknown_run_fails(self, store: Any) -> None:
         with pytest.raises(RunNotFoundError):
             await store.resolve_step("no-such-run", "a", done("a", 1), completed("a", 1))
