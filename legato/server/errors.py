@@ -4,7 +4,8 @@ Codes (and HTTP status): ``unauthorized`` 401, ``body_too_large`` 413,
 ``malformed_json`` 400, ``invalid_request`` 400, ``invalid_blueprint`` 422,
 ``run_not_found`` 404, ``blueprint_not_found`` 404, ``not_found`` 404,
 ``method_not_allowed`` 405, ``blueprint_inactive`` 409, ``run_ended`` 409,
-``unavailable`` 503, ``internal`` 500.
+``run_state`` 409 (pause a run that is not running, resume one that is not paused,
+retry one that has not failed), ``unavailable`` 503, ``internal`` 500.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from legato.runtime.errors import (
     BlueprintInactiveError,
     LegatoError,
     RunNotFoundError,
+    RunStateError,
     UnknownBlueprintError,
 )
 
@@ -35,6 +37,7 @@ CODES: dict[str, int] = {
     "method_not_allowed": 405,
     "blueprint_inactive": 409,
     "run_ended": 409,
+    "run_state": 409,
     "unavailable": 503,
     "internal": 500,
 }
@@ -70,6 +73,8 @@ def from_legato(exc: LegatoError) -> ApiError:
             return ApiError("invalid_blueprint", str(exc), [str(p) for p in exc.problems])
         case RunNotFoundError():
             return ApiError("run_not_found", str(exc))
+        case RunStateError():
+            return ApiError("run_state", str(exc))
         case UnknownBlueprintError():
             return ApiError("blueprint_not_found", str(exc))
         case BlueprintInactiveError():

@@ -230,10 +230,40 @@ async def signal_run(api: Api, request: Request) -> Any:
     if key is not None and not isinstance(key, str):
         raise ApiError("invalid_request", "key must be a string")
     header = await api.control.status(run_id)
-    if header.status != "running":
+    if header.status not in ("running", "paused"):  # a paused run keeps its signals
         raise ApiError("run_ended", f"run {run_id!r} has ended already")
     kept = await api.control.signal(run_id, name, body.get("data"), key=key)
     return {"run_id": run_id, "signal": name, "kept": kept}
+
+
+async def pause_run(api: Api, request: Request) -> Any:
+    run_id = request.path_params["run_id"]
+    body = await _body_object(api, request)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise ApiError("invalid_request", "reason must be a string")
+    await api.control.pause(run_id, reason)  # RunStateError: not running
+    return {"run_id": run_id, "status": "paused"}
+
+
+async def resume_run(api: Api, request: Request) -> Any:
+    run_id = request.path_params["run_id"]
+    await _body_object(api, request)
+    released = await api.control.resume(run_id)  # RunStateError: not paused
+    return {"run_id": run_id, "status": "running", "released": released}
+
+
+async def retry_run(api: Api, request: Request) -> Any:
+    from legato.reconciler.retry import retry_run as retry
+
+    run_id = request.path_params["run_id"]
+    body = await _body_object(api, request)
+    from_step = body.get("from_step")
+    if from_step is not None and not isinstance(from_step, str):
+        raise ApiError("invalid_request", "from_step must be a step id")
+    control = api.control
+    event = await retry(control.backend, control.registries, control.ending, run_id, from_step)
+    return {"run_id": run_id, "status": "running", "reset": list(event.reset)}
 
 
 # -- the deployment ---------------------------------------------------------------------

@@ -215,6 +215,33 @@ def openapi_document() -> dict[str, Any]:
                 errors=("run_not_found", "run_ended", "malformed_json", "invalid_request"),
             ),
         },
+        "/runs/{run_id}/pause": {
+            "post": _op(
+                "Pause a running run: no new step starts ({reason} optional)",
+                _ok("{run_id, status}", _OBJ),
+                params=_RUN,
+                body=_OBJ,
+                errors=("run_not_found", "run_state", "malformed_json"),
+            ),
+        },
+        "/runs/{run_id}/resume": {
+            "post": _op(
+                "Resume a paused run (its held jobs and timers go on)",
+                _ok("{run_id, status, released}", _OBJ),
+                params=_RUN,
+                body=_OBJ,
+                errors=("run_not_found", "run_state", "malformed_json"),
+            ),
+        },
+        "/runs/{run_id}/retry": {
+            "post": _op(
+                "Re-open a failed or cancelled run from where it failed ({from_step} optional)",
+                _ok("{run_id, status, reset}", _OBJ),
+                params=_RUN,
+                body=_OBJ,
+                errors=("run_not_found", "run_state", "malformed_json", "invalid_request"),
+            ),
+        },
         "/status": {
             "get": _op(
                 "Runs by status, active runs, consumer lag (distributed)",

@@ -115,6 +115,39 @@ async def test_signal_and_cancel(client: httpx.AsyncClient) -> None:
     assert late.status_code == 409 and error_code(late) == "run_ended"
 
 
+async def test_pause_resume_and_retry(client: httpx.AsyncClient) -> None:
+    await client.post("/blueprints", json=WAITING)
+    a = (await client.post("/runs", json={"blueprint": "waiting", "input": {"n": 1}})).json()
+    rid = a["run_id"]
+    r = await client.post(f"/runs/{rid}/pause", json={"reason": "maintenance"})
+    assert r.status_code == 200 and r.json() == {"run_id": rid, "status": "paused"}
+    assert (await client.get(f"/runs/{rid}")).json()["status"] == "paused"
+    again = await client.post(f"/runs/{rid}/pause")
+    assert again.status_code == 409 and error_code(again) == "run_state"
+    # A paused run keeps a signal; it is taken once the run resumes.
+    r = await client.post(f"/runs/{rid}/signal", json={"name": "approval", "data": {"n": 1}})
+    assert r.status_code == 200 and r.json()["kept"] is True
+    await asyncio.sleep(0.2)
+    assert (await client.get(f"/runs/{rid}")).json()["status"] == "paused"
+    r = await client.post(f"/runs/{rid}/resume")
+    assert r.status_code == 200 and r.json()["status"] == "running"
+    assert (await wait_ended(client, rid))["status"] == "completed"
+    r = await client.post(f"/runs/{rid}/resume")
+    assert r.status_code == 409 and error_code(r) == "run_state"
+    r = await client.post(f"/runs/{rid}/retry")  # completed: nothing to retry
+    assert r.status_code == 409 and error_code(r) == "run_state"
+    await client.post("/blueprints", json=FAILING)
+    f = (await client.post("/runs", json={"blueprint": "failing", "input": {"n": 2}})).json()
+    assert (await wait_ended(client, f["run_id"]))["status"] == "failed"
+    r = await client.post(f"/runs/{f['run_id']}/retry", json={"from_step": 7})
+    assert r.status_code == 400 and error_code(r) == "invalid_request"
+    r = await client.post(f"/runs/{f['run_id']}/retry")
+    assert r.status_code == 200 and r.json()["reset"] == ["explode"], r.json()
+    assert (await wait_ended(client, f["run_id"]))["status"] == "failed"  # explodes again
+    r = await client.post("/runs/nope/pause")
+    assert r.status_code == 404 and error_code(r) == "run_not_found"
+
+
 async def test_unknown_things_are_404_with_a_code(client: httpx.AsyncClient) -> None:
     for path, code in (
         ("/runs/nope", "run_not_found"),
