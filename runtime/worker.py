@@ -36,6 +36,7 @@ from legato.runtime.pipeline import RegistrySource, StepCore, Work
 from legato.runtime.ports import Backend, Delivery
 
 log = logging.getLogger("legato.worker")
+_STOP_RECHECK = 1.0  # seconds between cancels of a worker task that does not stop
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,21 @@ class Worker:
         return finished
 
     async def stop(self) -> None:
-        """Stop the consumer tasks and heartbeats (the backend stays open)."""
+        """Stop the consumer tasks and heartbeats (the backend stays open).
+
+        A task that absorbed a cancellation (a step converting the cancel of its
+        ended run into its own outcome at the same moment) is cancelled again: stopping
+        never waits for a task that no longer knows it should stop."""
+        pending = set(self._tasks)
+        while pending:
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=_STOP_RECHECK)
+            if pending:
+                log.warning("%d worker task(s) still running after a cancel; again", len(pending))
         for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("worker task %s ended with %r", t.get_name(), t.exception())
         self._tasks = []
         await self.leases.close()
 

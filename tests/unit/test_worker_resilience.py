@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import legato
@@ -80,3 +81,23 @@ async def _tick() -> Any:
     import asyncio
 
     await asyncio.sleep(0.005)
+
+
+async def test_stop_cancels_again_a_task_that_absorbed_a_cancellation() -> None:
+    """A consumer task that swallowed one cancel (as a step converting its run's end
+    into its own outcome can) must not make stopping hang."""
+    engine = legato.Engine()
+    engine.start_workers()
+    absorbed = []
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            absorbed.append(1)  # swallowed: carries on as if nothing happened
+        await asyncio.sleep(3600)
+
+    engine.worker._tasks.append(asyncio.create_task(stubborn()))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(engine.close(), timeout=10)
+    assert absorbed == [1]
