@@ -79,7 +79,6 @@ class RunControl:
         tracer: Any = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        self.max_value_bytes = limits.output_bytes  # signal and event data: as outputs
         self.backend = backend
         self.registries = registries
         self.ending = ending
@@ -228,7 +227,7 @@ class RunControl:
         ``retain`` seconds, to runs that start waiting); returns how many steps it
         was delivered to. ``event_id`` makes it idempotent. ``PayloadTooLargeError``
         if ``data`` is over the value size limit."""
-        check_payload(data, "event data", self.max_value_bytes)
+        check_payload(data, "event data", self.limits.output_bytes)  # bounded as outputs
         if not event or retain < 0:
             raise BadRequestError("publish needs an event name and a retain time >= 0")
         return await events.publish(
@@ -261,7 +260,7 @@ class RunControl:
         key is not kept). False if the run has ended or the signal was a duplicate;
         ``PayloadTooLargeError`` if ``data`` is over the value size limit.
         """
-        check_payload(data, "signal data", self.max_value_bytes)
+        check_payload(data, "signal data", self.limits.output_bytes)
         header = await self.status(run_id)
         if header.status in TERMINAL_STATUSES:
             return False

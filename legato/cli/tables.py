@@ -85,7 +85,7 @@ def history_row(event: Event) -> tuple[str, str, str, str, str]:
 
 def history_table(events: Iterable[Event]) -> str:
     """One line per event: time (UTC), type, step, attempt and what it says."""
-    return table(HISTORY_COLUMNS, [history_row(e) for e in events])
+    return table(HISTORY_COLUMNS, history_rows(events))
 
 
 def _tag(event: Event) -> str:
