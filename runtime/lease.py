@@ -108,10 +108,19 @@ class Leases:
     async def acquire(self, run_id: str, step_id: str) -> Holding:
         """Take the step's lease: the scope starts (end it with ``finish``). The
         holding's ``token`` is None when another owner holds the lease (its
-        ``grant.held_for`` says for how long)."""
+        ``grant.held_for`` says for how long), or may hold it: in the grace after the
+        coordinator lost its data, a step that was claimed before is left to the
+        worker that may run it, until that worker has renewed (re-established) its
+        lease or the grace is over (``LeaseGrant.grace``)."""
         self._count += 1  # each handling owns its lease alone, even in one process
         owner = f"{self.owner}/{self._count}"
         grant = await self.coordinator.acquire_lease(run_id, step_id, owner, self.ttl)
+        if grant.grace:  # the coordinator's data is new: was the step ever claimed?
+            view = await self.store.read_step(run_id, step_id, ())
+            if view.header is not None and not view.claimed:
+                grant = await self.coordinator.acquire_lease(
+                    run_id, step_id, owner, self.ttl, unclaimed=True
+                )
         holding = Holding(run_id, step_id, grant, self.clock.now())
         if grant.token is not None:
             self._held.add(holding)

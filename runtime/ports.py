@@ -96,6 +96,7 @@ class StepView:
     record: StepRecord | None  # the step's resolution, if resolved
     inputs: dict[str, StepRecord]  # resolved input steps by step id
     failure: StepFailed | None  # the step's last failed attempt, if any
+    claimed: bool = False  # some lease holder claimed the step before this read
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,10 +319,18 @@ class BlueprintStore(Resource, Protocol):
 
 class LeaseGrant(NamedTuple):
     """The outcome of taking a lease: a fencing ``token``, or None and how long the
-    current holder's lease still runs (``held_for`` seconds)."""
+    current holder's lease still runs (``held_for`` seconds).
+
+    ``grace``: the step has no state in the coordinator, whose data is younger than
+    one lease (it was lost, or is new): a worker that ran the step before the loss
+    may still hold it and re-establish its lease at its next renewal, within the
+    ``held_for`` seconds left of the grace. The caller takes the step now only if
+    its history shows it was never claimed (``acquire_lease(unclaimed=True)``).
+    """
 
     token: int | None
     held_for: float = 0.0
+    grace: bool = False
 
 
 class Coordinator(Resource, Protocol):
@@ -352,8 +361,14 @@ class Coordinator(Resource, Protocol):
         ``legato.runtime.joins.arrive_count``: with the ``N`` joined predecessors
         when it fires (the same ones again for a repeat of the deciding arrival)."""
 
-    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
-        """Take the step's lease for ``ttl`` seconds, unless another owner holds it."""
+    async def acquire_lease(
+        self, run_id: str, step_id: str, owner: str, ttl: float, *, unclaimed: bool = False
+    ) -> LeaseGrant:
+        """Take the step's lease for ``ttl`` seconds, unless another owner holds it.
+
+        A step the coordinator knows nothing of while its data is younger than
+        ``ttl`` is not taken (a ``grace`` grant), unless ``unclaimed``: the caller
+        read that no worker ever claimed the step."""
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
         """Extend the lease if ``token`` is still the step's newest. If the

@@ -313,7 +313,7 @@ class CassandraRunStore:
             header = _header(run_id, head)
         if header is None:
             return StepView(None, None, {}, None)
-        record, failure, found = None, None, {}
+        record, failure, found, claimed = None, None, {}, False
         for r in rows:
             if r.k2 == RECORD and r.k1 != HEADER_ROW:
                 rec = _dec_record.decode(r.data)
@@ -321,10 +321,17 @@ class CassandraRunStore:
                     record = rec
                 else:
                     found[r.k1] = rec
-            elif r.k1 == step_id and r.k2.startswith(FAILURE):
-                failure = r.data  # rows come in k2 order: the last is the last attempt
+            elif r.k1 == step_id:
+                if r.k2 == CLAIM:
+                    claimed = True
+                elif r.k2.startswith(FAILURE):
+                    failure = r.data  # rows come in k2 order: the last is the last attempt
         return StepView(
-            header, record, found, _dec_failed.decode(failure) if failure is not None else None
+            header,
+            record,
+            found,
+            _dec_failed.decode(failure) if failure is not None else None,
+            claimed,
         )
 
     async def _require(self, run_id: str) -> None:

@@ -16,7 +16,7 @@ from legato.schemas import Job, WorkerInfo
 
 
 def _granted(token: int) -> LeaseGrant:
-    return tuple.__new__(LeaseGrant, (token, 0.0))  # NamedTuple's __new__ is Python code
+    return tuple.__new__(LeaseGrant, (token, 0.0, False))  # NamedTuple's __new__ is Python code
 
 
 class MemoryCoordinator:
@@ -32,6 +32,9 @@ class MemoryCoordinator:
         self._clock = clock
         self._now = clock.now
         self._epoch: str | None = uuid.uuid4().hex
+        # When the data began (lease.lua's "born"): before any lease of this process,
+        # until lose_data; then at the next lease operation.
+        self._born: float | None = float("-inf")
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}  # id -> (info, expires at)
 
     async def arrive(
@@ -64,7 +67,9 @@ class MemoryCoordinator:
             state = run[step_id] = JoinState()
         return state
 
-    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
+    async def acquire_lease(
+        self, run_id: str, step_id: str, owner: str, ttl: float, *, unclaimed: bool = False
+    ) -> LeaseGrant:
         now = self._now()
         leases = self._leases.setdefault(run_id, {})
         held = leases.get(step_id)
@@ -74,6 +79,12 @@ class MemoryCoordinator:
         if fences is None:
             fences = self._fences[run_id] = {}
         last = fences.get(step_id)
+        if last is None and not unclaimed:  # as lease.lua: the grace after a loss
+            born = self._born
+            if born is None:
+                born = self._born = now
+            if now - born < ttl:
+                return LeaseGrant(None, ttl - (now - born), True)
         # As lease.lua: a new counter starts from the clock, above any token before it.
         token = (int(now * 1000) * 1024 if last is None else last) + 1
         fences[step_id] = token
@@ -83,6 +94,8 @@ class MemoryCoordinator:
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
         fences = self._fences.setdefault(run_id, {})
         if step_id not in fences:  # the state was lost and nobody took the step since
+            if self._born is None:
+                self._born = self._now()
             fences[step_id] = token
         if fences[step_id] != token:
             return False  # another owner took the lease since
@@ -131,6 +144,7 @@ class MemoryCoordinator:
         self._fences.clear()
         self._workers.clear()
         self._epoch = None
+        self._born = None
 
     def join_count(self) -> int:
         return sum(len(j) for j in self._joins.values())

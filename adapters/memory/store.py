@@ -142,6 +142,7 @@ class MemoryRunStore(MemorySchedules):
         run = self._runs.get(run_id)
         if run is None:
             return StepView(None, None, {}, None)
+        claimed = step_id in run.claims
         if claim is not None:
             run.claims[step_id] = max(claim, run.claims.get(step_id, claim))
         raw = run.steps.get(step_id)
@@ -151,6 +152,7 @@ class MemoryRunStore(MemorySchedules):
             _dec_record.decode(raw) if raw is not None else None,
             await self.get_steps(run_id, inputs),
             _dec_failed.decode(failed) if failed is not None else None,
+            claimed,
         )
 
     def _check(self, run: _Run, step_id: str, fence: int | None) -> None:

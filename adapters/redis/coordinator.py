@@ -129,21 +129,34 @@ class RedisCoordinator:
         return _DECISIONS[decision], joined
 
     async def _lease_op(
-        self, op: str, run_id: str, step_id: str, owner: str, token: int, ttl: float
+        self,
+        op: str,
+        run_id: str,
+        step_id: str,
+        owner: str,
+        token: int,
+        ttl: float,
+        unclaimed: bool = False,
     ) -> Any:
         ks = [
             keys.lease(self.prefix, run_id, step_id),
             keys.fence(self.prefix, run_id, step_id),
             keys.run_keys(self.prefix, run_id),
+            keys.born(self.prefix),
         ]
-        args: list[str | int] = [op, owner, token, max(1, int(ttl * 1000)), self.fence_ttl]
+        ms = max(1, int(ttl * 1000))
+        args: list[str | int] = [op, owner, token, ms, self.fence_ttl, 1 if unclaimed else 0]
         return await self._call(lambda: self._lease(keys=ks, args=args))
 
-    async def acquire_lease(self, run_id: str, step_id: str, owner: str, ttl: float) -> LeaseGrant:
-        token, held_ms = await self._lease_op("acquire", run_id, step_id, owner, 0, ttl)
+    async def acquire_lease(
+        self, run_id: str, step_id: str, owner: str, ttl: float, *, unclaimed: bool = False
+    ) -> LeaseGrant:
+        token, held_ms, grace = await self._lease_op(
+            "acquire", run_id, step_id, owner, 0, ttl, unclaimed
+        )
         if int(token):
             return LeaseGrant(int(token))
-        return LeaseGrant(None, max(0, int(held_ms)) / 1000)
+        return LeaseGrant(None, max(0, int(held_ms)) / 1000, bool(int(grace)))
 
     async def renew_lease(self, run_id: str, step_id: str, token: int, ttl: float) -> bool:
         return bool(await self._lease_op("renew", run_id, step_id, "", token, ttl))

@@ -1,7 +1,8 @@
 """Every Redis key Legato writes, in one place. All keys carry the configured
-prefix and (but for ``epoch``) a TTL: Redis holds only state that the history can rebuild. The run
-id is a hash tag (``{run_id}``), so a run's keys share one Redis Cluster slot and
-one script may touch several of them."""
+prefix and (but for ``epoch`` and ``born``) a TTL: Redis holds only state that the
+history can rebuild. The run id is a hash tag (``{run_id}``), so a run's keys share
+one Redis Cluster slot and one script may touch several of them (but the lease
+script also reads ``born``)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,15 @@ def epoch(prefix: str) -> str:
     """String naming the current generation of Legato's Redis data (no TTL: its loss
     is how workers learn that Redis lost everything, and repair join state)."""
     return f"{prefix}epoch"
+
+
+def born(prefix: str) -> str:
+    """String: when the current generation of Legato's Redis data began (Redis
+    milliseconds; no TTL). For one lease's time after that, a step whose counter is
+    missing is taken only if it was never claimed (see lease.lua): a worker running
+    it since before the data was lost re-establishes its lease first. Like ``epoch``
+    it has no hash tag, so the lease script needs one Redis node (not Cluster)."""
+    return f"{prefix}born"
 
 
 def workers(prefix: str) -> str:

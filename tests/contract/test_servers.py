@@ -4,6 +4,7 @@ rule case by case), the Kafka bus. Marked ``integration``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from legato.adapters.memory import MemoryJobBus
+from legato.adapters.redis import keys
 from legato.testing.contract import (
     CoordinatorContract,
     JobBusContract,
@@ -37,6 +39,8 @@ class TestRedisCoordinator(CoordinatorContract):
         from legato.adapters.redis import RedisCoordinator
 
         coord = RedisCoordinator.from_url(redis_url, prefix=unique("test") + ":")
+        # Data that began an hour ago (not a loss a moment ago: see keys.born).
+        await coord.client.set(keys.born(coord.prefix), int((time.time() - 3600) * 1000))
         yield coord
         await coord.close()
 

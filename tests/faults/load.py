@@ -30,6 +30,7 @@ from legato.adapters.kafka import apply_topics
 from legato.config import KafkaSettings, Settings
 from legato.reconciler import Reconciler
 from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.ports import Backend
 from legato.schemas import StepCompleted
 from tests.faults import ledger
 from tests.servers import cassandra_url, unique
@@ -128,6 +129,7 @@ class Load:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     killed: dict[int, float] = field(default_factory=dict)  # pid -> kill time (unix)
     tick: int = 0
+    backend: Backend | None = None  # the test's own connection to the servers
 
     @property
     def ledger(self) -> Path:
@@ -187,7 +189,7 @@ async def run_load(
         count[0] += 1
         return spawn(env, tmp_path / f"worker{count[0]}-{tag}.log")
 
-    load = Load(tmp_path, new_worker)
+    load = Load(tmp_path, new_worker, backend=backend)
     every, stalled_after = production_reconciler()
     reconciler = Reconciler(backend, stalled_after=stalled_after)
     passes = 0

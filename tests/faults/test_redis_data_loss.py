@@ -1,7 +1,10 @@
 """Redis loses its data (FLUSHALL) while long steps run, twice. The steps keep their
 leases (a heartbeat re-establishes them), nothing runs again, and the join state
 Redis lost is rebuilt by the worker that sees the new epoch first, without waiting
-for the reconciler's stall threshold (see ``tests/faults/load.py`` for the checks)."""
+for the reconciler's stall threshold (see ``tests/faults/load.py`` for the checks).
+Right after each flush, every running long step gets a second job (as a redelivery
+or a repair's re-drive would send it): it must not take the step before its holder
+has renewed the lease it lost with the data."""
 
 from __future__ import annotations
 
@@ -11,11 +14,19 @@ import pytest
 import redis.asyncio as redis
 
 from legato.config import Settings
+from legato.schemas import Job
 from tests.faults import ledger
 from tests.faults.load import Load, run_load
 
 pytestmark = pytest.mark.integration
 LONG_STEPS = ("c2", "b0", "l")
+SHAPES = {"c2": "fault_chain", "b0": "fault_fan", "l": "fault_diamond"}  # of LONG_STEPS
+
+
+def duplicate(running: ledger.Execution) -> Job:
+    """Another job of a running long step (``tests/faults/load.py`` has the shapes)."""
+    step = running.step
+    return Job(running.run, step, step, SHAPES[step], "1", attempt=running.attempt)
 
 
 async def test_redis_loses_its_data_mid_step(
@@ -36,6 +47,9 @@ async def test_redis_loses_its_data_mid_step(
             await client.flushall()
             await client.aclose()
             flushes.append(load.tick)
+            assert load.backend is not None
+            running = ledger.running(load.ledger, LONG_STEPS)
+            await load.backend.bus.publish([duplicate(e) for e in running])
         return len(flushes) < 2
 
     summary, verdict = await run_load(

@@ -128,6 +128,52 @@ async def test_defect_04_a_step_running_when_the_coordinator_loses_its_data_keep
     assert (result.status, result.outputs, runs) == ("completed", {"s": "done"}, [1])
 
 
+async def test_defect_04_a_duplicate_job_after_the_loss_does_not_run_the_step_again() -> None:
+    """The coordinator loses its data while a step runs, and a second job of the step
+    (a redelivery, a repair's re-drive) arrives before the holder's next heartbeat:
+    it must not take the step, whose lease the heartbeat then re-establishes."""
+    clock = legato.testing.FakeClock()
+    coordinator = MemoryCoordinator(clock=clock)
+    backend = legato.testing.backend(clock, coordinator=coordinator)
+    runs: list[int] = []
+    release = asyncio.Event()
+
+    async def long(ctx: legato.StepContext) -> str:
+        runs.append(ctx.attempt)
+        await release.wait()
+        return "done"
+
+    engine = legato.Engine(backend, lease_ttl=10.0)
+    flow = legato.Flow("dup").node("s", long).node("t", one).edge("s", "t")
+    async with engine:
+        engine.start_workers()
+        rid = await engine.start(legato.compile(flow), None)
+        await clock.run_until(lambda: bool(runs))
+        coordinator.lose_data()
+        job = Job(rid, "s", "s", "dup", "1")
+        # Before the heartbeat: handed over, not run (a task: a second run would block).
+        first = asyncio.create_task(engine.handle(job))
+        await clock.advance(5.0)  # two heartbeats: the lease is re-established
+        second = asyncio.create_task(engine.handle(job))  # held: handed over again
+        await clock.advance(6.0)  # the grace is over; the hand-overs find it held
+        assert runs == [1]
+        release.set()
+        await asyncio.gather(first, second)
+        result = await engine.wait(rid, timeout=5)
+    assert (result.status, result.outputs, runs) == ("completed", {"s": "done", "t": 1}, [1])
+
+
+async def test_defect_04_after_the_loss_a_new_step_runs_at_once() -> None:
+    """In the grace after a loss, a step nobody ever claimed is not held back."""
+    clock = legato.testing.FakeClock()
+    coordinator = MemoryCoordinator(clock=clock)
+    engine = legato.Engine(legato.testing.backend(clock, coordinator=coordinator))
+    rid = await engine.start(legato.compile(legato.Flow("new").node("a", one)), 1)
+    coordinator.lose_data()
+    await legato.testing.Pump(engine).run()  # no clock advance: no hand-over waited
+    assert (await engine.result(await engine.status(rid))).outputs == {"a": 2}
+
+
 async def test_defect_04_join_state_lost_with_the_coordinator_is_repaired_at_once() -> None:
     coordinator = MemoryCoordinator()
     engine = legato.Engine(legato.testing.backend(coordinator=coordinator))

@@ -1,6 +1,8 @@
 """The Coordinator contract. Subclass ``CoordinatorContract`` and give two fixtures:
-``coordinator`` (a fresh Coordinator) and ``lose_data`` (an async callable that makes
-it lose every key, as a restart without persistence or a flush would)."""
+``coordinator`` (a fresh Coordinator whose data began longer ago than the leases the
+tests take: else each new step gets the grace after a loss, see ``LeaseGrant``) and
+``lose_data`` (an async callable that makes it lose every key, as a restart without
+persistence or a flush would)."""
 
 from __future__ import annotations
 
@@ -194,10 +196,32 @@ class CoordinatorContract:
         # x's holder heartbeats: its lease is re-established, nobody else gets x.
         assert await c.renew_lease("r", "x", old, 30.0)
         assert (await c.acquire_lease("r", "x", "w2", 30.0)).token is None
-        # y's holder was slower: another worker took y, with a greater token.
-        new = (await c.acquire_lease("r", "y", "w2", 30.0)).token
+        # y's holder is slower: for a lease's time, nobody takes y unless the step's
+        # history shows it was never claimed (which a worker running y did first).
+        wait = await c.acquire_lease("r", "y", "w2", 30.0)
+        assert wait.token is None and wait.grace and 25.0 < wait.held_for <= 30.0
+        # A step the new data knows nothing of, claimed by nobody: taken at once.
+        fresh = await c.acquire_lease("r", "new", "w2", 30.0, unclaimed=True)
+        assert fresh.token is not None and fresh.token > taken
+        # y's holder was lost with the data (or its owner says y was never claimed):
+        # another worker takes it, with a greater token, and the old holder lost it.
+        new = (await c.acquire_lease("r", "y", "w2", 30.0, unclaimed=True)).token
         assert new is not None and new > taken
         assert not await c.renew_lease("r", "y", taken, 30.0)
+
+    async def test_after_data_loss_a_step_is_taken_once_a_lease_has_passed(
+        self, coordinator: Any, lose_data: Callable[[], Awaitable[None]]
+    ) -> None:
+        c = coordinator
+        old = (await c.acquire_lease("r", "z", "w1", 30.0)).token
+        assert old is not None
+        await lose_data()
+        wait = await c.acquire_lease("r", "z", "w2", 0.1)
+        assert wait.token is None and wait.grace and 0 < wait.held_for <= 0.1
+        await asyncio.sleep(0.15)  # the grace (one lease of the caller's) is over
+        new = await c.acquire_lease("r", "z", "w2", 0.1)
+        assert new.token is not None and new.token > old and not new.grace
+        assert not await c.renew_lease("r", "z", old, 30.0)
 
     async def test_workers_are_listed_until_their_heartbeat_expires_or_they_stop(
         self, coordinator: Any
