@@ -117,7 +117,12 @@ class Client:
         everything downstream) run again, other outputs stand, the run id stays.
         Embedded: ``Client(engine.backend).retry(...)`` while the engine works."""
         return await retry_run(
-            self.backend, self.control.registries, self.control.ending, run_id, from_step
+            self.backend,
+            self.control.registries,
+            self.control.ending,
+            run_id,
+            from_step,
+            limits=self.control.limits,
         )
 
     async def publish(

@@ -100,6 +100,7 @@ async def handle_command(control: RunControl, command: Any) -> None:
                 control.ending,
                 command.run_id,
                 command.from_step,
+                limits=control.limits,
             )
 
 

@@ -222,7 +222,7 @@ async def run_worker(
     readiness.tasks["commands"] = asyncio.create_task(
         consume_commands(engine.control, commands, backend.clock)
     )
-    repair = RepairWatch(backend, engine.ending, delay=options.lease_ttl)
+    repair = RepairWatch(backend, engine.ending, delay=options.lease_ttl, limits=settings.limits)
     readiness.tasks["repair"] = asyncio.create_task(repair.watch())
     readiness.backend, readiness.engine = backend, engine
     presence = Presence(

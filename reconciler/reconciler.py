@@ -18,6 +18,7 @@ from legato.reconciler.resume import Resumer
 from legato.runtime import metrics
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import LegatoError
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.schemas import RunHeader
@@ -64,6 +65,7 @@ class Reconciler:
         page: int = 500,
         recheck: float = 600.0,
         parking: bool = True,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.backend = backend
         self.stalled_after = stalled_after
@@ -71,7 +73,7 @@ class Reconciler:
         ending = ending or RunEnding(
             backend.store, backend.coordinator, backend.timers, backend.clock.now
         )
-        self.resumer = Resumer(backend, ending)
+        self.resumer = Resumer(backend, ending, limits=limits)
         self.page = page
         self.recheck = recheck
         self.parking = parking

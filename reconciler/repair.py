@@ -16,6 +16,7 @@ import logging
 from legato.reconciler.reconciler import Reconciler
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import BackendUnavailableError
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.outages import Outage
 from legato.runtime.ports import Backend
 
@@ -24,12 +25,20 @@ log = logging.getLogger("legato.repair")
 
 class RepairWatch:
     def __init__(
-        self, backend: Backend, ending: RunEnding, *, delay: float, interval: float = 5.0
+        self,
+        backend: Backend,
+        ending: RunEnding,
+        *,
+        delay: float,
+        interval: float = 5.0,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.backend = backend
         self.delay = delay
         self.interval = interval
-        self.reconciler = Reconciler(backend, stalled_after=0.0, ending=ending, parking=False)
+        self.reconciler = Reconciler(
+            backend, stalled_after=0.0, ending=ending, parking=False, limits=limits
+        )
         self.repairs = 0
 
     async def check(self) -> bool:

@@ -19,6 +19,7 @@ import msgspec
 from legato.runtime.ending import RunEnding
 from legato.runtime.foreach import Fanout, first_jobs
 from legato.runtime.history import RunState, StepState, fold
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.ports import Backend
 from legato.runtime.registry import Registry
 from legato.runtime.routing import Router
@@ -47,7 +48,7 @@ class Resumer:
         ending: RunEnding,
         *,
         retry_grace: float = 30.0,
-        max_value_bytes: int = 1 << 20,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.backend = backend
         self.ending = ending
@@ -58,7 +59,7 @@ class Resumer:
             self.router,
             backend.clock.now,
             worker="reconciler",
-            max_value_bytes=max_value_bytes,
+            max_value_bytes=limits.output_bytes,
         )
         self.retry_grace = retry_grace
 

@@ -18,6 +18,7 @@ from legato.runtime.ending import RunEnding
 from legato.runtime.errors import LegatoError, RunNotFoundError, RunStateError
 from legato.runtime.graph import reach
 from legato.runtime.history import fold
+from legato.runtime.limits import DEFAULT_LIMITS, Limits
 from legato.runtime.ports import Backend
 from legato.runtime.registries import Registries
 from legato.runtime.steps import StepId
@@ -36,6 +37,8 @@ async def retry_run(
     ending: RunEnding,
     run_id: str,
     from_step: str | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RunRetried:
     """Re-open a failed or cancelled run; returns the recorded ``RunRetried``.
     ``RunStateError`` for a run in another state, ``UnknownStepError`` for a
@@ -79,5 +82,5 @@ async def retry_run(
     reopened = await store.get_run(run_id)
     assert reopened is not None
     # Timers and leases of the ended run are gone: nothing is due later, all runs now.
-    await Resumer(backend, ending, retry_grace=0.0).resume(reopened, reg, now=now)
+    await Resumer(backend, ending, retry_grace=0.0, limits=limits).resume(reopened, reg, now=now)
     return event

@@ -92,7 +92,7 @@ async def _passes(settings: Any, args: argparse.Namespace) -> int:
             raise UsageError(port_in_use(exc.port, "--metrics-port", exc.reason)) from None
     backend = await open_backend(settings)
     try:
-        reconciler = Reconciler(backend, stalled_after=args.stalled_after)
+        reconciler = Reconciler(backend, stalled_after=args.stalled_after, limits=settings.limits)
         while True:
             stats = await reconciler.run_once()
             emit(stats.to_dict(), args.output)

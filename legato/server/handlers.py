@@ -262,7 +262,14 @@ async def retry_run(api: Api, request: Request) -> Any:
     if from_step is not None and not isinstance(from_step, str):
         raise ApiError("invalid_request", "from_step must be a step id")
     control = api.control
-    event = await retry(control.backend, control.registries, control.ending, run_id, from_step)
+    event = await retry(
+        control.backend,
+        control.registries,
+        control.ending,
+        run_id,
+        from_step,
+        limits=control.limits,
+    )
     return {"run_id": run_id, "status": "running", "reset": list(event.reset)}
 
 

@@ -320,3 +320,15 @@ async def test_the_reconciler_resumes_lost_items_and_a_lost_gather(lost_after: s
     assert result.outputs["each"] == [0, 10, 20, 30, 40]
     assert result.outputs["total"] == 100
     assert calls == {f"each[{i}]": 1 for i in range(5)}
+
+
+def test_the_reconciler_holds_a_gather_to_the_configured_output_limit() -> None:
+    from legato.reconciler import Reconciler
+    from legato.reconciler.repair import RepairWatch
+
+    backend = legato.testing.backend()
+    limits = legato.Limits(output_bytes=1234)
+    reconciler = Reconciler(backend, stalled_after=0, limits=limits)
+    assert reconciler.resumer.fanout.max_value_bytes == 1234
+    repair = RepairWatch(backend, reconciler.resumer.ending, delay=0, limits=limits)
+    assert repair.reconciler.resumer.fanout.max_value_bytes == 1234
