@@ -13,7 +13,7 @@ from starlette.requests import Request
 from legato.runtime.compiler import compile_document, structure_catalog
 from legato.runtime.documents import read_document_text
 from legato.runtime.errors import BlueprintError, UnknownBlueprintError
-from legato.schemas import TERMINAL_STATUSES
+from legato.schemas import TERMINAL_STATUSES, RunHeader
 from legato.schemas.commands import StartRun
 from legato.server import views
 from legato.server.errors import ApiError
@@ -31,6 +31,16 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def _builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
+
+
+_INTERNAL = ("parked_at", "parked_until")  # the reconciler's bookkeeping
+
+
+def _run(header: RunHeader) -> dict[str, Any]:
+    """A run header with every field, defaults included (a running run's ``status``
+    and a null ``input`` are not left out, as the stored encoding leaves them)."""
+    fields = header.__struct_fields__
+    return {f: _builtins(getattr(header, f)) for f in fields if f not in _INTERNAL}
 
 
 def parse_time(text: str | None, name: str, now: float) -> datetime | None:
@@ -184,7 +194,7 @@ async def _events(api: Api, run_id: str) -> tuple[Any, list[Any]]:
 async def show_run(api: Api, request: Request) -> Any:
     header, events = await _events(api, request.path_params["run_id"])
     bp = await api.control.backend.blueprints.get_blueprint(header.blueprint_id, header.version)
-    out = _builtins(header)
+    out = _run(header)
     out["nodes"] = views.node_colours(bp, events) if bp is not None else {}
     out["ended"] = header.status in TERMINAL_STATUSES
     return out
@@ -303,7 +313,7 @@ async def status(api: Api, request: Request) -> Any:
         "since": since.timestamp() if since is not None else None,
         "counts": counts,
         "capped": capped,
-        "active_runs": [_builtins(h) for h in active.headers],
+        "active_runs": [_run(h) for h in active.headers],
         "consumer_lag": (
             None
             if lag is None

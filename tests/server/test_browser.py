@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.server.demo_nodes import BLUEPRINT, FAILING
+from tests.server.demo_nodes import BLUEPRINT, FAILING, WAITING
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(
@@ -41,7 +41,7 @@ def free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("bp")
     files = []
-    for doc in (BLUEPRINT, FAILING):
+    for doc in (BLUEPRINT, FAILING, WAITING):
         path = folder / f"{doc['id']}.yaml"
         path.write_text(yaml.safe_dump(doc))
         files += ["--blueprint", str(path)]
@@ -167,6 +167,38 @@ def test_a_failed_run_shows_the_error_and_the_failed_node(server: str, browser: 
     browser.get(f"{server}/#/runs?status=failed")
     wait_for(browser, 'tr[data-run="ui-failed"]')
     assert len(browser.find_elements("css selector", "#runs tr[data-run]")) == 1
+
+
+def post(server: str, path: str, body: bytes = b"{}") -> int:
+    request = urllib.request.Request(f"{server}/api/v1{path}", body, method="POST")
+    with urllib.request.urlopen(request) as response:
+        return int(response.status)
+
+
+def test_pause_resume_and_retry_a_run_from_its_page(server: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert post(server, "/runs", b'{"blueprint": "waiting", "run_id": "ui-wait"}') == 201
+    browser.get(f"{server}/#/runs/ui-wait")
+    wait_for(browser, "#run-status", "running")
+    wait_for(browser, "#pause").click()
+    wait_for(browser, "#run-status", "paused")
+    assert wait_for(browser, "#resume") and not browser.find_elements(By.ID, "pause")
+    browser.find_element(By.ID, "resume").click()
+    wait_for(browser, "#run-status", "running")
+    assert post(server, "/runs/ui-wait/signal", b'{"name": "approval", "data": {"n": 4}}') == 200
+    wait_for(browser, "#run-status", "completed")
+    history = browser.find_element(By.ID, "history").text
+    assert "run_paused" in history and "run_resumed" in history
+
+    body = b'{"blueprint": "failing", "input": {"n": 1}, "run_id": "ui-retry"}'
+    assert post(server, "/runs", body) == 201
+    browser.get(f"{server}/#/runs/ui-retry")
+    wait_for(browser, "#run-status", "failed")
+    wait_for(browser, "#retry").click()
+    wait_for(browser, "#history", "run_retried")  # and explode fails again
+    wait_for(browser, "#run-status", "failed")
+    assert browser.find_element(By.ID, "action-error").text == ""
 
 
 def test_blueprints_and_workers_pages(server: str, browser: Any) -> None:

@@ -45,7 +45,7 @@ async function runsPage(query) {
   const params = new URLSearchParams(query);
   const form = el("form", { class: "filters", id: "filters" },
     el("input", { name: "blueprint", placeholder: "blueprint", value: params.get("blueprint") || "" }),
-    el("select", { name: "status" }, ...["", "running", "completed", "failed", "cancelled"].map((s) => {
+    el("select", { name: "status" }, ...["", "running", "paused", "completed", "failed", "cancelled"].map((s) => {
       const o = el("option", { value: s }, s || "any status"); if (s === (params.get("status") || "")) o.selected = true; return o;
     })),
     el("input", { name: "since", placeholder: "since (1h, 2d)", value: params.get("since") || "" }),
@@ -104,10 +104,16 @@ async function runPage(id) {
   const [bp, steps, history] = await Promise.all([
     api(`/blueprints/${encodeURIComponent(run.blueprint_id)}/versions/${encodeURIComponent(run.version)}`),
     api(`/runs/${encodeURIComponent(id)}/steps`), api(`/runs/${encodeURIComponent(id)}/history`)]);
-  const actions = el("p", {});
-  if (run.status === "running") {
-    actions.append(el("button", { id: "cancel", onclick: async () => { await api(`/runs/${id}/cancel`, { method: "POST", body: "{}" }); route(); } }, "Cancel"));
-  }
+  const actions = el("p", { class: "actions" });
+  const said = el("span", { class: "error", id: "action-error" });
+  const action = (name, label) => el("button", { id: name, onclick: async () => {
+    try { await api(`/runs/${encodeURIComponent(id)}/${name}`, { method: "POST", body: "{}" }); route().catch(fail); }
+    catch (e) { said.textContent = String(e.message || e); }
+  } }, label);
+  if (run.status === "running") actions.append(action("pause", "Pause"), action("cancel", "Cancel"));
+  if (run.status === "paused") actions.append(action("resume", "Resume"), action("cancel", "Cancel"));
+  if (run.status === "failed" || run.status === "cancelled") actions.append(action("retry", "Retry"));
+  actions.append(said);
   const stepRows = steps.steps.map((s) => ({ attrs: { "data-step": s.step_id }, cells: [
     s.step_id, badge(s.status), String(s.attempts), json(s.input), json(s.output),
     el("div", { class: "error" }, ...s.failures.map(failure))] }));
