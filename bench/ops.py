@@ -83,6 +83,8 @@ async def main() -> None:
     await loop.run_in_executor(None, migrations.apply, session, keyspace)
     store = await CassandraRunStore.open(session, keyspace)
     coordinator = RedisCoordinator.from_url(rs.url, prefix=f"bench{uuid.uuid4().hex[:6]}:")
+    # Data that began long ago, as a deployment's: no grace after a loss (lease.lua).
+    await coordinator.client.set(f"{coordinator.prefix}born", int((time.time() - 3600) * 1000))
     try:
         rid = uuid.uuid4().hex
         now = time.time()
@@ -115,7 +117,7 @@ async def main() -> None:
             return await coordinator.arrive(rid, f"j{i}", "b", True, 2, "all")
 
         async def lease(i: int) -> Any:
-            token = await coordinator.acquire_lease(rid, f"l{i}", "w", 30.0)
+            token = (await coordinator.acquire_lease(rid, f"l{i}", "w", 30.0)).token
             assert token is not None
             await coordinator.release_lease(rid, f"l{i}", token)
 

@@ -113,6 +113,8 @@ class Replayer:
         self.tq = {k: self.session.prepare(v) for k, v in timer_statements(ks).items()}
         self.redis = Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
         self.prefix = f"floor{uuid.uuid4().hex[:6]}:"
+        # Data that began long ago, as a deployment's: no grace after a loss (lease.lua).
+        await self.redis.set(f"{self.prefix}born", int((time.time() - 3600) * 1000))
         lua = resources.files("legato.adapters.redis")
         self.lease = self.redis.register_script(lua.joinpath("lease.lua").read_text())
         self.join = self.redis.register_script(lua.joinpath("join.lua").read_text())
@@ -197,7 +199,7 @@ class Replayer:
         sid = f"n{i}"
         lease = self._lk(rid, sid)
         grant = await self.rds(
-            "redis lease", self.lease(keys=lease, args=["acquire", "w", 0, 10000, 604800])
+            "redis lease", self.lease(keys=lease, args=["acquire", "w", 0, 10000, 604800, 0])
         )
         token = int(grant[0])
         # One read: the header row (statics), the step's own record, its inputs.
@@ -257,7 +259,12 @@ class Replayer:
 
     def _lk(self, rid: str, sid: str) -> list[str]:
         pre = self.prefix
-        return [f"{pre}lease:{{{rid}}}:{sid}", f"{pre}fence:{{{rid}}}:{sid}", f"{pre}run:{{{rid}}}"]
+        return [
+            f"{pre}lease:{{{rid}}}:{sid}",
+            f"{pre}fence:{{{rid}}}:{sid}",
+            f"{pre}run:{{{rid}}}",
+            f"{pre}born",
+        ]
 
     def consume(self, loop: asyncio.AbstractEventLoop, tasks: list[Any]) -> None:
         from confluent_kafka import TopicPartition
