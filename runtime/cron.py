@@ -29,6 +29,10 @@ class ScheduleError(LegatoError):
     an unknown blueprint, an unknown schedule. Nothing was changed."""
 
 
+class UnknownScheduleError(ScheduleError):
+    """No schedule of that name."""
+
+
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)

@@ -30,7 +30,7 @@ import msgspec
 
 from legato.runtime import cron
 from legato.runtime.control import RunControl
-from legato.runtime.cron import ScheduleError
+from legato.runtime.cron import ScheduleError, UnknownScheduleError
 from legato.runtime.ending import RunEnding
 from legato.runtime.errors import LegatoError
 from legato.runtime.ports import Backend
@@ -113,7 +113,7 @@ class Schedules:
     async def _get(self, name: str) -> tuple[Schedule, float | None]:
         kept = await self.store.get_schedule(name)
         if kept is None:
-            raise ScheduleError(f"no schedule {name!r}")
+            raise UnknownScheduleError(f"no schedule {name!r}")
         return kept
 
     async def entries(self) -> list[tuple[Schedule, float | None]]:
@@ -131,7 +131,7 @@ class Schedules:
 
     async def delete(self, name: str) -> None:
         if not await self.store.delete_schedule(name):
-            raise ScheduleError(f"no schedule {name!r}")
+            raise UnknownScheduleError(f"no schedule {name!r}")
         await self.backend.timers.drop_run(_PREFIX + name)
 
     async def fire(self, job: Job) -> list[str]:

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from legato.runtime.control import RunControl
 from legato.runtime.errors import LegatoError
 from legato.runtime.nodes import NodeCatalog
-from legato.server import handlers
+from legato.server import handlers, schedules
 from legato.server.errors import ApiError, error_response, from_legato
 from legato.server.openapi import openapi_document
 from legato.server.security import DEFAULT_MAX_BODY, TokenAuth
@@ -118,6 +118,17 @@ def create_app(api: Api, *, token: str | None = None) -> Any:
         Route(f"{v1}/runs/{{run_id}}/pause", endpoint(handlers.pause_run), methods=["POST"]),
         Route(f"{v1}/runs/{{run_id}}/resume", endpoint(handlers.resume_run), methods=["POST"]),
         Route(f"{v1}/runs/{{run_id}}/retry", endpoint(handlers.retry_run), methods=["POST"]),
+        Route(f"{v1}/schedules", endpoint(schedules.list_schedules)),
+        Route(f"{v1}/schedules", endpoint(schedules.add_schedule, 201), methods=["POST"]),
+        Route(
+            f"{v1}/schedules/{{name}}/pause", endpoint(schedules.pause_schedule), methods=["POST"]
+        ),
+        Route(
+            f"{v1}/schedules/{{name}}/resume",
+            endpoint(schedules.resume_schedule),
+            methods=["POST"],
+        ),
+        Route(f"{v1}/schedules/{{name}}", endpoint(schedules.delete_schedule), methods=["DELETE"]),
         Route(f"{v1}/status", endpoint(handlers.status)),
         Route(f"{v1}/workers", endpoint(handlers.workers)),
         Route("/", index),

@@ -2,7 +2,9 @@
 
 Codes (and HTTP status): ``unauthorized`` 401, ``body_too_large`` 413,
 ``malformed_json`` 400, ``invalid_request`` 400, ``invalid_blueprint`` 422,
-``run_not_found`` 404, ``blueprint_not_found`` 404, ``not_found`` 404,
+``run_not_found`` 404, ``blueprint_not_found`` 404, ``schedule_not_found`` 404,
+``not_found`` 404, ``invalid_schedule`` 400 (a bad cron expression or time zone, an
+unknown blueprint version),
 ``method_not_allowed`` 405, ``blueprint_inactive`` 409, ``run_ended`` 409,
 ``run_state`` 409 (pause a run that is not running, resume one that is not paused,
 retry one that has not failed), ``unavailable`` 503, ``internal`` 500.
@@ -15,6 +17,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
+from legato.runtime.cron import ScheduleError, UnknownScheduleError
 from legato.runtime.errors import (
     BackendUnavailableError,
     BlueprintError,
@@ -33,6 +36,8 @@ CODES: dict[str, int] = {
     "invalid_blueprint": 422,
     "run_not_found": 404,
     "blueprint_not_found": 404,
+    "schedule_not_found": 404,
+    "invalid_schedule": 400,
     "not_found": 404,
     "method_not_allowed": 405,
     "blueprint_inactive": 409,
@@ -81,4 +86,8 @@ def from_legato(exc: LegatoError) -> ApiError:
             return ApiError("blueprint_inactive", str(exc))
         case BackendUnavailableError():
             return ApiError("unavailable", str(exc))
+        case UnknownScheduleError():
+            return ApiError("schedule_not_found", str(exc))
+        case ScheduleError():
+            return ApiError("invalid_schedule", str(exc))
     return ApiError("invalid_request", str(exc))

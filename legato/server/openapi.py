@@ -242,6 +242,41 @@ def openapi_document() -> dict[str, Any]:
                 errors=("run_not_found", "run_state", "malformed_json", "invalid_request"),
             ),
         },
+        "/schedules": {
+            "get": _op("Every schedule with its next fire time", _ok("{schedules}", _OBJ)),
+            "post": _op(
+                "Add (or replace) a schedule: {name, blueprint, cron, version?, timezone?, "
+                "input?, catch_up?}",
+                _ok("{schedule, next}", _OBJ),
+                status="201",
+                body=_OBJ,
+                errors=("invalid_schedule", "malformed_json", "invalid_request"),
+            ),
+        },
+        "/schedules/{name}/pause": {
+            "post": _op(
+                "Pause a schedule: no tick starts a run",
+                _ok("{schedule, paused, next}", _OBJ),
+                params=("name",),
+                errors=("schedule_not_found",),
+            ),
+        },
+        "/schedules/{name}/resume": {
+            "post": _op(
+                "Resume a paused schedule from its next tick",
+                _ok("{schedule, paused, next}", _OBJ),
+                params=("name",),
+                errors=("schedule_not_found",),
+            ),
+        },
+        "/schedules/{name}": {
+            "delete": _op(
+                "Delete a schedule",
+                _ok("{schedule, deleted}", _OBJ),
+                params=("name",),
+                errors=("schedule_not_found",),
+            ),
+        },
         "/status": {
             "get": _op(
                 "Runs by status, active runs, consumer lag (distributed)",

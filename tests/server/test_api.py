@@ -4,6 +4,7 @@ documented error with nothing changed."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -293,3 +294,38 @@ async def test_status_lists_active_runs(client: httpx.AsyncClient) -> None:
     status = (await client.get("/status")).json()
     assert status["counts"]["running"] == 1
     assert [h["run_id"] for h in status["active_runs"]] == ["w"]
+
+
+async def test_schedules_are_added_listed_paused_resumed_and_deleted(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/blueprints", json=BLUEPRINT)
+    hourly = {"name": "hourly", "blueprint": "demo", "cron": "0 * * * *", "input": {"n": 1}}
+    r = await client.post("/schedules", json=hourly)
+    assert r.status_code == 201 and r.json()["schedule"] == "hourly"
+    nxt = r.json()["next"]
+    assert nxt > time.time() and nxt % 3600 == 0
+    (listed,) = (await client.get("/schedules")).json()["schedules"]
+    assert listed["name"] == "hourly" and listed["next"] == nxt and listed["paused"] is False
+    assert listed["input"] == {"n": 1} and listed["version"] == "1"
+    assert listed["timezone"] == "UTC" and listed["catch_up"] == "skip"
+
+    assert (await client.post("/schedules/hourly/pause")).json()["paused"] is True
+    (listed,) = (await client.get("/schedules")).json()["schedules"]
+    assert listed["paused"] is True and listed["next"] is None
+    assert (await client.post("/schedules/hourly/resume")).json()["next"] == nxt
+
+    bad = {**hourly, "name": "bad", "cron": "61 * * * *"}
+    r = await client.post("/schedules", json=bad)
+    assert r.status_code == 400 and error_code(r) == "invalid_schedule"
+    r = await client.post("/schedules", json={**hourly, "name": "nobp", "blueprint": "nope"})
+    assert r.status_code == 400 and error_code(r) == "invalid_schedule"
+    r = await client.post("/schedules", json={"name": "x"})
+    assert r.status_code == 400 and error_code(r) == "invalid_request"
+    r = await client.post("/schedules/nope/pause")
+    assert r.status_code == 404 and error_code(r) == "schedule_not_found"
+
+    assert (await client.delete("/schedules/hourly")).json()["deleted"] is True
+    assert (await client.get("/schedules")).json() == {"schedules": []}
+    r = await client.delete("/schedules/hourly")
+    assert r.status_code == 404 and error_code(r) == "schedule_not_found"

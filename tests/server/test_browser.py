@@ -201,6 +201,17 @@ def test_pause_resume_and_retry_a_run_from_its_page(server: str, browser: Any) -
     assert browser.find_element(By.ID, "action-error").text == ""
 
 
+def test_the_schedules_page_lists_and_pauses_a_schedule(server: str, browser: Any) -> None:
+    body = b'{"name": "nightly", "blueprint": "demo", "cron": "0 3 * * *"}'
+    assert post(server, "/schedules", body) == 201
+    browser.get(f"{server}/#/schedules")
+    row = wait_for(browser, 'tr[data-schedule="nightly"]')
+    assert "demo v1" in row.text and "0 3 * * * (UTC)" in row.text and "skip" in row.text
+    row.find_element("css selector", "button.steer").click()
+    wait_for(browser, 'tr[data-schedule="nightly"]', "paused")
+    shoot(browser, "schedules")
+
+
 def test_blueprints_and_workers_pages(server: str, browser: Any) -> None:
     browser.get(f"{server}/#/blueprints")
     assert "active" in wait_for(browser, 'tr[data-blueprint="demo@1"]').text

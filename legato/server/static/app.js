@@ -148,6 +148,20 @@ async function blueprintPage(id, version) {
     el("h2", {}, "Document"), json(bp.document));
 }
 
+async function schedulesPage() {
+  const list = await api("/schedules");
+  const steer = (s) => {
+    const verb = s.paused ? "resume" : "pause";
+    return el("button", { class: "steer", onclick: async () => {
+      await api(`/schedules/${encodeURIComponent(s.name)}/${verb}`, { method: "POST", body: "{}" }); route().catch(fail);
+    } }, s.paused ? "Resume" : "Pause");
+  };
+  const rows = list.schedules.map((s) => ({ attrs: { "data-schedule": s.name }, cells: [
+    s.name, link(`#/blueprints/${s.blueprint}/${s.version}`, `${s.blueprint} v${s.version}`), s.cron + " (" + s.timezone + ")",
+    s.paused ? "paused" : when(s.next), s.catch_up, steer(s)] }));
+  show(el("h1", {}, "Schedules"), table(["name", "blueprint", "cron", "next", "catch up", ""], rows, "schedules"));
+}
+
 async function workersPage() {
   const list = await api("/workers");
   const rows = list.workers.map((w) => ({ attrs: { "data-worker": w.worker_id }, cells: [
@@ -165,6 +179,7 @@ async function route() {
   if (parts[0] === "runs" && parts[1]) return runPage(parts[1]);
   if (parts[0] === "blueprints" && parts[2]) return blueprintPage(parts[1], parts[2]);
   if (parts[0] === "blueprints") return blueprintsPage();
+  if (parts[0] === "schedules") return schedulesPage();
   if (parts[0] === "workers") return workersPage();
   return runsPage(query || "");
 }
